@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "common/error.hpp"
+
+namespace ccjail {
+
+// Messages on the SOCK_SEQPACKET pair between the monitor and the jail: one fixed-size record
+// per packet, so no parsing happens on either side and the payload can report its own setup
+// failure right up to execve (the fd is close-on-exec).
+enum class JailMessageType : std::uint32_t {
+    go = 1,            // monitor -> init: the cgroup is in place, build the jail
+    setup_failed = 2,  // init or payload -> monitor: step, errno, text
+    child_exited = 3,  // init -> monitor: the payload's wait status
+};
+
+struct JailMessage {
+    JailMessageType type = JailMessageType::go;
+    std::int32_t step = 0;
+    std::int32_t err = 0;
+    std::int32_t wait_status = 0;
+    char text[496] = {};
+};
+
+bool send_message(int fd, const JailMessage& message);
+// nullopt on EOF, on a short or malformed packet, or (non-blocking sockets) when nothing waits.
+std::optional<JailMessage> receive_message(int fd);
+JailMessage setup_failure_message(const JailError& error);
+
+}  // namespace ccjail

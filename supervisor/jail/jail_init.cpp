@@ -1,0 +1,135 @@
+#include "jail/jail_init.hpp"
+
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "jail/jail_channel.hpp"
+#include "jail/process_setup.hpp"
+#include "jail/root_filesystem.hpp"
+
+namespace ccjail {
+namespace {
+
+constexpr int kSetupFailedExit = 125;
+
+[[noreturn]] void report_and_exit(int channel_fd, const JailError& error) {
+    send_message(channel_fd, setup_failure_message(error));
+    ::_exit(kSetupFailedExit);
+}
+
+[[noreturn]] void run_payload(const JailSpec& spec, int channel_fd) {
+    try {
+        reset_signals();
+        ::umask(022);
+        enter_new_session();
+        apply_rlimits(spec.profile.limits);
+        become_unprivileged(spec.uid, spec.gid);
+        set_no_new_privs();
+        close_inherited_fds();
+        exec_program(spec);
+    } catch (const JailError& error) {
+        report_and_exit(channel_fd, error);
+    } catch (const std::exception& error) {
+        report_and_exit(channel_fd, JailError(Step::exec, 0, error.what()));
+    }
+}
+
+// Init keeps no more power than the payload: same uid, no capabilities, no_new_privs, the same
+// seccomp filter, and not dumpable, so a payload allowed to ptrace cannot attach to it.
+void drop_init_privileges(const JailSpec& spec) {
+    become_unprivileged(spec.uid, spec.gid);
+    set_no_new_privs();
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        throw_errno(Step::capabilities, "PR_SET_DUMPABLE");
+    }
+    load_seccomp(spec.seccomp);
+}
+
+sigset_t init_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+        sigaddset(&set, sig);
+    }
+    return set;
+}
+
+// Returns the payload's wait status once it has exited; reaps every other child on the way.
+int supervise(pid_t payload, const sigset_t& signals) {
+    for (;;) {
+        siginfo_t info{};
+        if (::sigwaitinfo(&signals, &info) < 0) {
+            continue;
+        }
+        if (info.si_signo != SIGCHLD) {
+            ::kill(payload, info.si_signo);
+            continue;
+        }
+        int status = 0;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid == payload) {
+                return status;
+            }
+        }
+    }
+}
+
+void build_jail(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
+    auto go = receive_message(channel_fd);
+    if (!go || go->type != JailMessageType::go) {
+        ::_exit(kSetupFailedExit);  // the monitor is gone; nobody to report to
+    }
+    if (unshare_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) {
+        throw_errno(Step::cgroup_attach, "unshare(CLONE_NEWCGROUP)");
+    }
+    build_root_filesystem(spec);
+    set_hostname(spec.profile.hostname);
+    if (spec.profile.network == NetworkMode::none) {
+        bring_up_loopback();
+    }
+    // A session of its own: terminal signals of the caller reach only the monitor, which
+    // forwards them once.
+    enter_new_session();
+}
+
+}  // namespace
+
+void run_jail_init(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
+    // If the monitor dies, so does the jail: nobody would collect its report or its cgroup.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    const sigset_t signals = init_signals();
+    ::sigprocmask(SIG_BLOCK, &signals, nullptr);
+    try {
+        build_jail(spec, channel_fd, unshare_cgroup);
+    } catch (const JailError& error) {
+        report_and_exit(channel_fd, error);
+    } catch (const std::exception& error) {
+        report_and_exit(channel_fd, JailError(Step::clone, 0, error.what()));
+    }
+    const pid_t payload = ::fork();
+    if (payload < 0) {
+        report_and_exit(channel_fd, JailError(Step::clone, errno, "fork of the payload failed"));
+    }
+    if (payload == 0) {
+        run_payload(spec, channel_fd);
+    }
+    try {
+        drop_init_privileges(spec);
+    } catch (const JailError& error) {
+        ::kill(payload, SIGKILL);
+        report_and_exit(channel_fd, error);
+    }
+    JailMessage exited;
+    exited.type = JailMessageType::child_exited;
+    exited.wait_status = supervise(payload, signals);
+    send_message(channel_fd, exited);
+    ::_exit(0);
+}
+
+}  // namespace ccjail

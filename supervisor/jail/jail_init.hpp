@@ -1,0 +1,17 @@
+#pragma once
+
+#include "cgroup/cgroup.hpp"
+#include "jail/spec.hpp"
+
+namespace ccjail {
+
+// The jail's pid 1. Runs in the child of clone3, still root, in the new namespaces: waits for the
+// monitor's go, builds the root file system, then forks the payload and stays behind as a tiny
+// init: reaps zombies, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the payload,
+// reports the payload's wait status on `channel_fd` and exits. When pid 1 of a pid namespace
+// exits the kernel kills everything left in it, so double-forked daemons die with the session.
+// `unshare_cgroup` is set on cgroup v1, where the namespace is created only after the monitor
+// has moved us into the jail's cgroups. Never returns.
+[[noreturn]] void run_jail_init(const JailSpec& spec, int channel_fd, bool unshare_cgroup);
+
+}  // namespace ccjail

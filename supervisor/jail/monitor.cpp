@@ -1,0 +1,303 @@
+#include "jail/monitor.hpp"
+
+#include <linux/sched.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <optional>
+
+#include "jail/jail_channel.hpp"
+#include "jail/jail_init.hpp"
+
+namespace ccjail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP};
+
+struct ClonedInit {
+    pid_t pid = -1;
+    UniqueFd pidfd;
+};
+
+// clone3 gives a pidfd (no pid-reuse races when waiting or signalling) and, on cgroup v2,
+// CLONE_INTO_CGROUP: the jail never runs a single instruction outside its cgroup.
+ClonedInit clone_init(const JailSpec& spec, const JailCgroup& cgroup, int child_channel,
+                      int parent_channel) {
+    std::uint64_t flags =
+        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+    if (spec.profile.network != NetworkMode::host) {
+        flags |= CLONE_NEWNET;
+    }
+    const bool v2 = cgroup.clone_into_fd() >= 0;
+    if (v2) {
+        flags |= CLONE_NEWCGROUP | CLONE_INTO_CGROUP;
+    }
+    int pidfd = -1;
+    struct clone_args args {};
+    args.flags = flags;
+    args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    args.cgroup = v2 ? static_cast<std::uint64_t>(cgroup.clone_into_fd()) : 0;
+    const long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) {
+        throw_errno(Step::clone, "clone3");
+    }
+    if (pid == 0) {
+        ::close(parent_channel);
+        run_jail_init(spec, child_channel, !v2);
+    }
+    return {static_cast<pid_t>(pid), UniqueFd(pidfd)};
+}
+
+UniqueFd block_and_watch_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : kForwardedSignals) {
+        sigaddset(&set, sig);
+    }
+    ::sigprocmask(SIG_BLOCK, &set, nullptr);
+    UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd) {
+        throw_errno(Step::supervise, "signalfd");
+    }
+    return fd;
+}
+
+// What the monitor learned while the session ran.
+struct Observed {
+    std::optional<SetupFailure> failure;
+    std::optional<int> wait_status;
+    std::optional<ExitStatus> ended_by;  // set when the monitor itself ended the session
+};
+
+void take_message(const JailMessage& message, Observed& observed) {
+    if (message.type == JailMessageType::setup_failed && !observed.failure) {
+        observed.failure = SetupFailure{static_cast<Step>(message.step), message.err,
+                                        std::string(message.text)};
+    } else if (message.type == JailMessageType::child_exited) {
+        observed.wait_status = message.wait_status;
+    }
+}
+
+void drain_messages(int channel, Observed& observed) {
+    for (;;) {
+        struct pollfd p = {channel, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) {
+            return;
+        }
+        auto message = receive_message(channel);
+        if (!message) {
+            return;
+        }
+        take_message(*message, observed);
+    }
+}
+
+class Supervision {
+public:
+    Supervision(const JailSpec& spec, const MonitorOptions& options, JailCgroup& cgroup,
+                ClonedInit& init, int channel, int signal_fd)
+        : spec_(spec), options_(options), cgroup_(cgroup), init_(init), channel_(channel),
+          signal_fd_(signal_fd), start_(Clock::now()),
+          wall_deadline_(start_ + milliseconds(spec.profile.limits.wall_time_ms)) {}
+
+    Observed run() {
+        while (!init_exited_) {
+            wait_once();
+        }
+        drain_messages(channel_, observed_);
+        return observed_;
+    }
+
+private:
+    void wait_once() {
+        struct pollfd fds[3] = {{init_.pidfd.get(), POLLIN, 0},
+                                {channel_, POLLIN, 0},
+                                {signal_fd_, POLLIN, 0}};
+        const int rc = ::poll(fds, channel_open_ ? 3 : 2, timeout_ms());
+        if (rc < 0 && errno != EINTR) {
+            throw_errno(Step::supervise, "poll");
+        }
+        if (channel_open_ && (fds[1].revents & (POLLIN | POLLHUP))) {
+            read_channel();
+        }
+        if (fds[2].revents & POLLIN) {
+            forward_signals();
+        }
+        if (fds[0].revents & POLLIN) {
+            reap_init();
+            return;
+        }
+        enforce_limits();
+    }
+
+    void read_channel() {
+        auto message = receive_message(channel_);
+        if (!message) {
+            channel_open_ = false;  // every jail-side copy is closed (or exec'd)
+            return;
+        }
+        take_message(*message, observed_);
+    }
+
+    void forward_signals() {
+        struct signalfd_siginfo info {};
+        while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+            ::syscall(SYS_pidfd_send_signal, init_.pidfd.get(), info.ssi_signo, nullptr, 0);
+            if (!kill_deadline_) {
+                kill_deadline_ = Clock::now() + options_.kill_grace;
+            }
+        }
+    }
+
+    void reap_init() {
+        siginfo_t info{};
+        ::waitid(P_PIDFD, static_cast<id_t>(init_.pidfd.get()), &info, WEXITED);
+        init_exited_ = true;
+    }
+
+    // Ends the session from outside: init dies with the rest of the cgroup.
+    void end_session(ExitStatus why) {
+        if (!observed_.ended_by) {
+            observed_.ended_by = why;
+        }
+        cgroup_.kill_all(options_.drain_timeout);
+    }
+
+    void enforce_limits() {
+        const auto now = Clock::now();
+        if (now >= wall_deadline_) {
+            end_session(ExitStatus::wall_timeout);
+        } else if (kill_deadline_ && now >= *kill_deadline_) {
+            end_session(ExitStatus::killed);
+        } else if (cpu_used_ms() >= spec_.profile.limits.cpu_time_ms) {
+            end_session(ExitStatus::cpu_timeout);
+        }
+    }
+
+    std::uint64_t cpu_used_ms() const {
+        const auto usage = cgroup_.usage();
+        return (usage.cpu_user_usec + usage.cpu_system_usec) / 1000;
+    }
+
+    // The session-wide CPU budget is polled: at most every 250 ms, so an overrun is bounded by
+    // 250 ms times the CPU quota.
+    int timeout_ms() const {
+        auto next = std::min(wall_deadline_, Clock::now() + milliseconds(250));
+        if (kill_deadline_) {
+            next = std::min(next, *kill_deadline_);
+        }
+        const auto left = std::chrono::duration_cast<milliseconds>(next - Clock::now()).count();
+        return static_cast<int>(std::max<long long>(0, left));
+    }
+
+    const JailSpec& spec_;
+    const MonitorOptions& options_;
+    JailCgroup& cgroup_;
+    ClonedInit& init_;
+    int channel_;
+    int signal_fd_;
+    Clock::time_point start_;
+    Clock::time_point wall_deadline_;
+    std::optional<Clock::time_point> kill_deadline_;
+    bool channel_open_ = true;
+    bool init_exited_ = false;
+    Observed observed_;
+};
+
+ExitStatus status_for(const Observed& observed, const CgroupUsage& usage, ExitReport& report) {
+    if (observed.failure) {
+        report.failure = observed.failure;
+        return ExitStatus::setup_failed;
+    }
+    if (observed.wait_status && WIFSIGNALED(*observed.wait_status)) {
+        report.signal = WTERMSIG(*observed.wait_status);
+    } else if (observed.wait_status && WIFEXITED(*observed.wait_status)) {
+        report.exit_code = WEXITSTATUS(*observed.wait_status);
+    }
+    if (observed.ended_by) {
+        return *observed.ended_by;
+    }
+    if (!observed.wait_status) {
+        // init died without a word: only a kill from outside the jail can do that.
+        return usage.oom_kills > 0 ? ExitStatus::oom : ExitStatus::killed;
+    }
+    if (WIFSIGNALED(*observed.wait_status)) {
+        if (report.signal == SIGKILL && usage.oom_kills > 0) {
+            return ExitStatus::oom;
+        }
+        if (report.signal == SIGXCPU) {
+            return ExitStatus::cpu_timeout;
+        }
+        return ExitStatus::signaled;
+    }
+    return ExitStatus::exited;
+}
+
+ExitReport failed_before_clone(const JailSpec& spec, const JailError& error) {
+    ExitReport report;
+    report.id = spec.id;
+    report.status = ExitStatus::setup_failed;
+    report.failure = SetupFailure{error.step(), error.err(), error.what()};
+    return report;
+}
+
+}  // namespace
+
+ExitReport run_jail(const JailSpec& spec, const MonitorOptions& options) {
+    const auto start = Clock::now();
+    std::unique_ptr<JailCgroup> cgroup;
+    UniqueFd parent_channel, child_channel, signal_fd;
+    ClonedInit init;
+    try {
+        cgroup = create_jail_cgroup(spec.id, spec.cgroup_limits, options.cgroup);
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+            throw_errno(Step::clone, "socketpair");
+        }
+        parent_channel.reset(pair[0]);
+        child_channel.reset(pair[1]);
+        signal_fd = block_and_watch_signals();
+        init = clone_init(spec, *cgroup, child_channel.get(), parent_channel.get());
+        child_channel.reset();
+        if (cgroup->clone_into_fd() < 0) {
+            cgroup->attach(init.pid);
+        }
+    } catch (const JailError& error) {
+        if (init.pidfd) {
+            cgroup->kill_all(options.drain_timeout);
+            ::syscall(SYS_pidfd_send_signal, init.pidfd.get(), SIGKILL, nullptr, 0);
+            siginfo_t info{};
+            ::waitid(P_PIDFD, static_cast<id_t>(init.pidfd.get()), &info, WEXITED);
+        }
+        return failed_before_clone(spec, error);
+    }
+    JailMessage go;
+    go.type = JailMessageType::go;
+    send_message(parent_channel.get(), go);
+
+    Supervision supervision(spec, options, *cgroup, init, parent_channel.get(), signal_fd.get());
+    const Observed observed = supervision.run();
+    if (!cgroup->wait_empty(options.drain_timeout)) {
+        cgroup->kill_all(options.drain_timeout);
+    }
+    ExitReport report;
+    report.id = spec.id;
+    report.usage = cgroup->usage();
+    report.throttled_usec = report.usage.throttled_usec;
+    report.status = status_for(observed, report.usage, report);
+    report.wall_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<milliseconds>(Clock::now() - start).count());
+    return report;
+}
+
+}  // namespace ccjail

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ccjail {
+
+// The validated, fully merged form of one profile (profiles/*.json, docs/profiles.md).
+// Every field has its default here; the loader only overrides what a profile sets.
+
+struct CommandPolicy {
+    // When set, the jail always runs this program (a path inside the jail) and a request's argv
+    // is appended to argv_prefix. When unset, a request's argv[0] names the program, looked up
+    // in the jail's PATH.
+    std::optional<std::string> executable;
+    std::optional<std::string> sha256;          // lowercase hex, 64 digits; pins the executable
+    std::vector<std::string> argv_prefix;       // argv[0..] placed before the request's args
+    std::optional<std::vector<std::string>> allowed_flags;  // when set, "-x"/"--x[=..]" must be listed
+    std::size_t max_args = 256;                  // request args, prefix not counted
+    std::size_t max_arg_bytes = 128 * 1024;      // one argument
+    std::size_t max_total_bytes = 1024 * 1024;   // all request args together
+};
+
+struct SecretEnv {
+    std::string name;  // environment variable
+    std::string file;  // root-owned, not group/world readable; its content (trailing \n cut)
+};
+
+struct EnvironmentPolicy {
+    std::string path = "/usr/local/bin:/usr/bin:/bin";
+    std::map<std::string, std::string> set;  // fixed values
+    std::vector<std::string> pass;           // names a request may set
+    std::vector<SecretEnv> secrets;
+};
+
+struct BindMount {
+    std::string source;  // host path, absolute
+    std::string target;  // jail path, absolute
+    bool writable = false;
+    bool optional = false;  // a missing source is skipped instead of failing the build
+};
+
+struct TmpfsMount {
+    std::string target;
+    std::uint64_t size_bytes = 64ull << 20;
+    std::uint32_t mode = 01777;
+};
+
+struct SynthFile {
+    std::string target;
+    std::string content;
+    std::uint32_t mode = 0644;
+};
+
+struct Symlink {
+    std::string target;  // the link's path in the jail
+    std::string to;      // what it points to
+};
+
+struct FilesystemPolicy {
+    std::uint64_t root_size_bytes = 16ull << 20;  // the tmpfs the new root is built on
+    std::vector<BindMount> binds;
+    std::vector<TmpfsMount> tmpfs;
+    std::vector<SynthFile> files;
+    std::vector<Symlink> symlinks;
+    std::string workspace = "/workspace";            // where the workspace is mounted
+    std::optional<std::string> home = "/home/user";  // unset: no persistent home
+    std::uint64_t dev_shm_size_bytes = 64ull << 20;
+    bool synthesize_etc = true;  // /etc/passwd, /etc/group, /etc/hosts
+};
+
+struct IdentityPolicy {
+    // Either a fixed uid/gid, or one stable uid per user label from [range_first, +range_count).
+    enum class Mode { fixed, per_user };
+    Mode mode = Mode::fixed;
+    uid_t uid = 65534;
+    gid_t gid = 65534;
+    uid_t range_first = 0;
+    std::uint32_t range_count = 0;
+    std::string user_name = "user";  // the name in the synthesized /etc/passwd
+};
+
+struct Limits {
+    std::uint64_t memory_bytes = 1ull << 30;
+    std::uint64_t swap_bytes = 0;
+    double cpus = 1.0;  // cores; cpu.max / cfs quota
+    std::uint32_t pids = 256;
+    std::uint64_t nofile = 1024;
+    std::uint64_t file_size_bytes = 1ull << 30;
+    std::uint64_t wall_time_ms = 3600'000;
+    std::uint64_t cpu_time_ms = 3600'000;  // the whole session's CPU time (user+system)
+    std::uint64_t tmp_size_bytes = 256ull << 20;
+    std::uint64_t output_rate_bytes = 1ull << 20;  // bytes/s, enforced by the daemon
+    std::uint64_t output_burst_bytes = 4ull << 20;
+    std::uint64_t output_total_bytes = 1ull << 30;
+};
+
+struct SeccompPolicy {
+    std::vector<std::string> allow;  // syscall names removed from the default deny list
+    std::vector<std::string> deny;   // syscall names added to the deny list
+    bool allow_ptrace = false;       // ptrace of the jail's own processes
+    bool allow_netlink = false;      // socket(AF_NETLINK, ...)
+};
+
+enum class NetworkMode { none, host, proxy, gateway };
+
+struct Profile {
+    std::string name;                 // file stem
+    std::filesystem::path source;     // the file it was loaded from
+    std::string description;
+    CommandPolicy command;
+    EnvironmentPolicy environment;
+    FilesystemPolicy filesystem;
+    IdentityPolicy identity;
+    Limits limits;
+    SeccompPolicy seccomp;
+    NetworkMode network = NetworkMode::none;
+    std::string hostname = "ccjail";
+};
+
+}  // namespace ccjail

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "profile/profile.hpp"
+
+namespace ccjail {
+
+// A profile that cannot be used. what() reads "<file>: <json pointer>: <problem>", e.g.
+// "profiles/x.json: /limits/memory: expected a size like \"512M\", got true".
+class ProfileError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Loads `name_or_path`: a path if it contains '/' or ends in ".json", else
+// <profiles_dir>/<name>.json. Follows "extends" (names resolve in the same directory, cycles and
+// depth > 8 refused), merges, validates strictly. Throws ProfileError.
+Profile load_profile(std::string_view name_or_path, const std::filesystem::path& profiles_dir);
+
+// Validates an already merged JSON document; `file` is used in error messages only.
+Profile profile_from_json(const nlohmann::json& merged, const std::string& name,
+                          const std::filesystem::path& file);
+
+// Merges `child` over `base` by the rules of docs/profiles.md.
+nlohmann::json merge_profiles(const nlohmann::json& base, const nlohmann::json& child);
+
+// "512M", "1G", "4096", "64k" (binary units) -> bytes. Throws std::invalid_argument.
+std::uint64_t parse_size(std::string_view text);
+// "30s", "15m", "2h", "500ms", or a bare number of seconds -> milliseconds.
+std::uint64_t parse_duration_ms(std::string_view text);
+
+}  // namespace ccjail
