@@ -169,7 +169,8 @@ std::pair<dev_t, ino_t> verify_pinned(const Profile& profile, const HostConfig& 
         throw JailError(Step::executable, EACCES,
                         "executable " + *command.executable + " is not a regular file");
     }
-    verify_sha256(exe.get(), *command.sha256, host.state_dir / "sha256-cache.json");
+    verify_sha256(exe.get(), *command.sha256, host.state_dir / "sha256-cache.json",
+                  "executable " + *command.executable);
     return {st.st_dev, st.st_ino};
 }
 

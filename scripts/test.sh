@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Every test tier on a fresh Debian 12 machine, as root: install what is missing, build, run
+# format check, unit, integration (real jails on this kernel's cgroups) and the cgroup v2 VM tier.
+# Usage: scripts/test.sh [--skip-vm]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_root
+
+skip_vm=0
+[ "${1:-}" = "--skip-vm" ] && skip_vm=1
+
+ensure_packages "${CCJAIL_BUILD_PACKAGES[@]}" "${CCJAIL_TEST_PACKAGES[@]}"
+build_ccjail
+
+passed=0
+failed=0
+failures=()
+
+# Runs one tier; counts its tests from the runner's own summary line.
+tier() {
+  local name=$1; shift
+  log "tier: $name"
+  local out rc=0
+  out=$(mktemp)
+  "$@" 2>&1 | tee "$out" || rc=$?
+  local p f
+  p=$(sed -nE 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$out" | tail -1)
+  f=$(sed -nE 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$out" | tail -1)
+  if [ -z "$p" ]; then
+    local total
+    total=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/p' "$out" | tail -1)
+    f=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/p' "$out" | tail -1)
+    p=$(( ${total:-0} - ${f:-0} ))
+  fi
+  rm -f "$out"
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  if [ "$rc" -ne 0 ]; then
+    failures+=("$name")
+    [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
+  fi
+  echo "$name: ${p:-0} passed, ${f:-0} failed"
+}
+
+format_check() {
+  local files bad=0
+  mapfile -t files < <(cd "$CCJAIL_ROOT" && git ls-files '*.cpp' '*.hpp')
+  local f
+  for f in "${files[@]}"; do
+    if ! clang-format --dry-run --Werror "$CCJAIL_ROOT/$f" >/dev/null 2>&1; then
+      echo "not clang-formatted: $f"
+      bad=$((bad + 1))
+    fi
+  done
+  echo "format: $(( ${#files[@]} - bad )) passed, $bad failed"
+  [ "$bad" -eq 0 ]
+}
+
+ctest_tier() {
+  # Integration tests run one at a time: each builds real jails and some measure throttling.
+  local jobs=1
+  [ "$1" = unit ] && jobs=$(nproc)
+  (cd "$CCJAIL_BUILD" && ctest --output-on-failure --timeout 300 -j"$jobs" -L "$1")
+}
+
+tier format format_check
+tier unit ctest_tier unit
+tier integration ctest_tier integration
+if [ "$skip_vm" -eq 0 ]; then
+  tier vm-cgroup-v2 bash "$CCJAIL_ROOT/tests/vm/run.sh" "$CCJAIL_BUILD"
+else
+  echo "vm-cgroup-v2: skipped (--skip-vm given)"
+fi
+
+log "summary"
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed tiers: ${failures[*]}"
+fi
+echo "total: $passed passed, $failed failed"
+[ ${#failures[@]} -eq 0 ]
