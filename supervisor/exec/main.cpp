@@ -34,7 +34,8 @@ void add_options(CLI::App& app, Options& o) {
     app.add_option("--profiles-dir", o.profiles_dir, "where profile names are looked up")
         ->capture_default_str();
     app.add_option("--workspace", o.workspace,
-                   "the workspace directory (default: <workspace-root>/<user>)");
+                   "the workspace directory, below the workspace root (default: <workspace-root>/<user>,\n"
+                   "created for the user on first use)");
     app.add_option("--workspace-root", o.host.workspace_root,
                    "workspaces must lie below this directory")
         ->capture_default_str();
@@ -60,8 +61,7 @@ ccjail::JailRequest request_from(const Options& o) {
     ccjail::JailRequest request;
     request.argv = o.argv;
     request.user_label = o.user;
-    request.workspace = o.workspace.empty() ? o.host.workspace_root / o.user
-                                          : std::filesystem::path(o.workspace);
+    request.workspace = o.workspace;
     if (!o.cwd.empty()) {
         request.cwd = o.cwd;
     }

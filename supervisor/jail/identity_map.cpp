@@ -86,25 +86,31 @@ uid_t lowest_free(const std::set<uid_t>& used, uid_t first, std::uint32_t count)
                     "uid range " + range_text(first, count) + " is exhausted");
 }
 
-[[noreturn]] void refuse_home(int err, const std::string& message) {
-    throw JailError(Step::home, err, "home: " + message);
+// Homes and per-user workspaces share the rules below; `Kind` names which one an error is about.
+struct Kind {
+    Step step;
+    std::string word;
+};
+
+[[noreturn]] void refuse(const Kind& kind, int err, const std::string& message) {
+    throw JailError(kind.step, err, kind.word + ": " + message);
 }
 
 // Anyone who can write to the homes root could pre-create a user's home with content of their
 // choosing before we chown it over to that user.
-UniqueFd open_homes_root(const std::filesystem::path& homes_root) {
-    make_directories(homes_root, 0711, Step::home);
+UniqueFd open_homes_root(const std::filesystem::path& homes_root, const Kind& kind) {
+    make_directories(homes_root, 0711, kind.step);
     const int fd = ::open(homes_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        throw_errno(Step::home, "home: cannot open the homes root " + homes_root.string());
+        throw_errno(kind.step, kind.word + ": cannot open the homes root " + homes_root.string());
     }
     UniqueFd root(fd);
     struct stat st {};
     if (::fstat(root.get(), &st) != 0) {
-        throw_errno(Step::home, "home: cannot stat the homes root " + homes_root.string());
+        throw_errno(kind.step, kind.word + ": cannot stat the homes root " + homes_root.string());
     }
     if (!trusted_owner_and_mode(st)) {
-        refuse_home(EPERM, "the homes root " + homes_root.string() + " must be owned by uid " +
+        refuse(kind, EPERM, "the root " + homes_root.string() + " must be owned by uid " +
                                std::to_string(::geteuid()) +
                                " and not writable by group or others");
     }
@@ -113,7 +119,8 @@ UniqueFd open_homes_root(const std::filesystem::path& homes_root) {
 
 // O_NOFOLLOW is not used: with O_PATH it would hand back the symlink itself. RESOLVE_NO_SYMLINKS
 // makes a symlink planted at the label fail with ELOOP instead.
-UniqueFd open_home(int root_fd, const std::string& label, const std::string& name) {
+UniqueFd open_home(int root_fd, const std::string& label, const std::string& name,
+                   const Kind& kind) {
     open_how how{};
     how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
@@ -121,26 +128,26 @@ UniqueFd open_home(int root_fd, const std::string& label, const std::string& nam
     if (fd < 0) {
         const int err = errno;
         if (err == ELOOP) {
-            refuse_home(err, name + " is a symbolic link");
+            refuse(kind, err, name + " is a symbolic link");
         }
         if (err == ENOTDIR) {
-            refuse_home(err, name + " is not a directory");
+            refuse(kind, err, name + " is not a directory");
         }
-        refuse_home(err, "cannot open " + name + ": " + std::strerror(err));
+        refuse(kind, err, "cannot open " + name + ": " + std::strerror(err));
     }
     return UniqueFd(static_cast<int>(fd));
 }
 
 // fchmodat has no AT_EMPTY_PATH before fchmodat2 (Linux 6.6), so the mode is set through a
 // read-only descriptor reopened from the O_PATH one: still the same inode, never the path.
-void set_mode(int home_fd, mode_t mode, const std::string& name) {
+void set_mode(int home_fd, mode_t mode, const std::string& name, const Kind& kind) {
     const int fd = ::openat(home_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        throw_errno(Step::home, "home: cannot reopen " + name);
+        throw_errno(kind.step, kind.word + ": cannot reopen " + name);
     }
     const UniqueFd dir(fd);
     if (::fchmod(dir.get(), mode) != 0) {
-        throw_errno(Step::home, "home: cannot set the mode of " + name);
+        throw_errno(kind.step, kind.word + ": cannot set the mode of " + name);
     }
 }
 
@@ -192,39 +199,50 @@ uid_t uid_for_label(const std::filesystem::path& map_file, std::string_view labe
     return uid;
 }
 
-UniqueFd prepare_home(const std::filesystem::path& homes_root, std::string_view label, uid_t uid,
-                      gid_t gid) {
+static UniqueFd prepare_user_directory(const std::filesystem::path& homes_root, std::string_view label,
+                                uid_t uid, gid_t gid, const Kind& kind) {
     if (!valid_user_label(label)) {
-        refuse_home(EINVAL, "invalid user label");
+        refuse(kind, EINVAL, "invalid user label");
     }
     const std::string name_label(label);
     const std::string name = (homes_root / name_label).string();
-    const UniqueFd root = open_homes_root(homes_root);
+    const UniqueFd root = open_homes_root(homes_root, kind);
 
     if (::mkdirat(root.get(), name_label.c_str(), 0700) != 0 && errno != EEXIST) {
-        throw_errno(Step::home, "home: cannot create " + name);
+        throw_errno(kind.step, kind.word + ": cannot create " + name);
     }
-    UniqueFd home = open_home(root.get(), name_label, name);
+    UniqueFd home = open_home(root.get(), name_label, name, kind);
 
     struct stat st {};
     if (::fstat(home.get(), &st) != 0) {
-        throw_errno(Step::home, "home: cannot stat " + name);
+        throw_errno(kind.step, kind.word + ": cannot stat " + name);
     }
     if (!S_ISDIR(st.st_mode)) {
-        refuse_home(ENOTDIR, name + " is not a directory");
+        refuse(kind, ENOTDIR, name + " is not a directory");
     }
     // Narrow the mode before handing the directory over, so that no other user can slip in
     // between the two changes.
     if ((st.st_mode & 07777) != 0700) {
-        set_mode(home.get(), 0700, name);
+        set_mode(home.get(), 0700, name, kind);
     }
     if (st.st_uid != uid || st.st_gid != gid) {
         if (::fchownat(home.get(), "", uid, gid, AT_EMPTY_PATH) != 0) {
-            throw_errno(Step::home, "home: cannot give " + name + " to " + std::to_string(uid) +
+            throw_errno(kind.step, kind.word + ": cannot give " + name + " to " + std::to_string(uid) +
                                         ":" + std::to_string(gid));
         }
     }
     return home;
+}
+
+UniqueFd prepare_home(const std::filesystem::path& homes_root, std::string_view label, uid_t uid,
+                      gid_t gid) {
+    return prepare_user_directory(homes_root, label, uid, gid, Kind{Step::home, "home"});
+}
+
+UniqueFd prepare_user_workspace(const std::filesystem::path& workspace_root,
+                                std::string_view label, uid_t uid, gid_t gid) {
+    return prepare_user_directory(workspace_root, label, uid, gid,
+                                  Kind{Step::workspace, "workspace"});
 }
 
 }  // namespace ccjail

@@ -27,4 +27,9 @@ uid_t uid_for_label(const std::filesystem::path& map_file, std::string_view labe
 UniqueFd prepare_home(const std::filesystem::path& homes_root, std::string_view label, uid_t uid,
                       gid_t gid);
 
+// The same for the default per-user workspace <workspace_root>/<label>, used when a request
+// names no workspace. Throws JailError(Step::workspace).
+UniqueFd prepare_user_workspace(const std::filesystem::path& workspace_root,
+                                std::string_view label, uid_t uid, gid_t gid);
+
 }  // namespace ccjail

@@ -290,9 +290,12 @@ JailSpec resolve_spec(const Profile& profile, const JailRequest& request, const 
     spec.executable = profile.command.executable ? *profile.command.executable : request.argv[0];
     spec.cwd = jail_cwd(profile.filesystem, request.cwd);
     spec.env = built_environment(profile, request.env, read_secrets(profile.environment));
-    spec.workspace = detached_copy(open_workspace(host.workspace_root, request.workspace),
-                                   Step::workspace);
     assign_identity(profile, request, host, spec);
+    spec.workspace = detached_copy(
+        request.workspace.empty()
+            ? prepare_user_workspace(host.workspace_root, request.user_label, spec.uid, spec.gid)
+            : open_workspace(host.workspace_root, request.workspace),
+        Step::workspace);
     if (profile.filesystem.home) {
         spec.home = detached_copy(
             prepare_home(host.homes_root, request.user_label, spec.uid, spec.gid), Step::home);

@@ -27,7 +27,9 @@ struct HostConfig {
 struct JailRequest {
     std::vector<std::string> argv;
     std::map<std::string, std::string> env;  // names must be in the profile's environment.pass
-    std::filesystem::path workspace;         // below HostConfig::workspace_root
+    // Below HostConfig::workspace_root. Empty: the user's own <workspace_root>/<label>, created
+    // on first use (0700, owned by the jail's uid).
+    std::filesystem::path workspace;
     std::optional<std::string> cwd;          // relative to the workspace
     std::string user_label = "default";
 };
