@@ -7,7 +7,7 @@
 namespace ccjail {
 namespace {
 
-constexpr std::array<std::pair<Step, std::string_view>, 32> kStepNames{{
+constexpr std::array<std::pair<Step, std::string_view>, 33> kStepNames{{
     {Step::profile, "profile"},
     {Step::request, "request"},
     {Step::workspace, "workspace"},
@@ -31,6 +31,7 @@ constexpr std::array<std::pair<Step, std::string_view>, 32> kStepNames{{
     {Step::hostname, "hostname"},
     {Step::network, "network"},
     {Step::session, "session"},
+    {Step::terminal, "terminal"},
     {Step::rlimits, "rlimits"},
     {Step::identity, "identity"},
     {Step::capabilities, "capabilities"},

@@ -34,6 +34,7 @@ enum class Step {
     hostname,         // sethostname in the new UTS namespace
     network,          // bringing up lo in the new network namespace
     session,          // setsid
+    terminal,         // the pty in the jail's devpts, controlling terminal of the program
     rlimits,          // setrlimit
     identity,         // setgroups / setresgid / setresuid
     capabilities,     // clearing every capability set, securebits

@@ -1,6 +1,7 @@
 // ccjail-exec: runs one command in a jail built from a profile, with the caller's stdio, and
 // stays as its monitor until the session ends. Exit code: the program's, 128+N for signal N,
 // 125 when the jail could not be built (docs/architecture.md).
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jail/monitor.hpp"
+#include "jail/terminal_relay.hpp"
 #include "profile/profile_loader.hpp"
 
 namespace {
@@ -25,6 +27,7 @@ struct Options {
     std::string status_json;
     std::string cgroup_parent;
     int kill_grace_ms = 5000;
+    bool pty = false;
     ccjail::HostConfig host;
     std::vector<std::string> argv;
 };
@@ -54,6 +57,9 @@ void add_options(CLI::App& app, Options& o) {
                    "after SIGTERM/SIGINT/SIGHUP, how long before the session is killed")
         ->capture_default_str()
         ->check(CLI::Range(0, 600000));
+    app.add_flag("-t,--pty", o.pty,
+                 "give the program a terminal of the jail's own (relayed to this one, which is "
+                 "put in raw mode)");
     app.add_option("argv", o.argv, "the command and its arguments (after --)");
 }
 
@@ -64,6 +70,12 @@ ccjail::JailRequest request_from(const Options& o) {
     request.workspace = o.workspace;
     if (!o.cwd.empty()) {
         request.cwd = o.cwd;
+    }
+    request.terminal.pty = o.pty;
+    struct winsize size {};
+    if (o.pty && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_row && size.ws_col) {
+        request.terminal.rows = size.ws_row;
+        request.terminal.cols = size.ws_col;
     }
     for (const auto& entry : o.env) {
         const auto eq = entry.find('=');
@@ -98,6 +110,10 @@ ccjail::ExitReport run(Options& o) {
         ccjail::MonitorOptions monitor;
         monitor.cgroup = o.host.cgroup;
         monitor.kill_grace = std::chrono::milliseconds(o.kill_grace_ms);
+        std::optional<ccjail::RawTerminal> raw;
+        if (o.pty) {
+            raw.emplace(STDIN_FILENO);
+        }
         return ccjail::run_jail(spec, monitor);
     } catch (const ccjail::JailError& error) {
         return setup_failure(error.step(), error.err(), error.what());

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "common/error.hpp"
+#include "common/unique_fd.hpp"
 
 namespace ccjail {
 
@@ -14,6 +15,7 @@ enum class JailMessageType : std::uint32_t {
     go = 1,            // monitor -> init: the cgroup is in place, build the jail
     setup_failed = 2,  // init or payload -> monitor: step, errno, text
     child_exited = 3,  // init -> monitor: the payload's wait status
+    pty_master = 4,    // init -> monitor: the pty master of the jail's devpts rides along
 };
 
 struct JailMessage {
@@ -25,8 +27,12 @@ struct JailMessage {
 };
 
 bool send_message(int fd, const JailMessage& message);
+// The same, with one fd attached (SCM_RIGHTS).
+bool send_message_with_fd(int fd, const JailMessage& message, int attached_fd);
 // nullopt on EOF, on a short or malformed packet, or (non-blocking sockets) when nothing waits.
 std::optional<JailMessage> receive_message(int fd);
+// The same, also taking an fd attached to the message (close-on-exec) into *attached.
+std::optional<JailMessage> receive_message(int fd, UniqueFd* attached);
 JailMessage setup_failure_message(const JailError& error);
 
 }  // namespace ccjail

@@ -11,9 +11,11 @@
 #include <cerrno>
 #include <csignal>
 #include <optional>
+#include <vector>
 
 #include "jail/jail_channel.hpp"
 #include "jail/jail_init.hpp"
+#include "jail/terminal_relay.hpp"
 
 namespace ccjail {
 namespace {
@@ -21,7 +23,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP};
+// Forwarded to the jail; SIGWINCH is watched too, and turned into a pty resize.
+constexpr int kWatchedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGWINCH};
 
 struct ClonedInit {
     pid_t pid = -1;
@@ -61,7 +64,7 @@ ClonedInit clone_init(const JailSpec& spec, const JailCgroup& cgroup, int child_
 UniqueFd block_and_watch_signals() {
     sigset_t set;
     sigemptyset(&set);
-    for (int sig : kForwardedSignals) {
+    for (int sig : kWatchedSignals) {
         sigaddset(&set, sig);
     }
     ::sigprocmask(SIG_BLOCK, &set, nullptr);
@@ -115,23 +118,35 @@ public:
             wait_once();
         }
         drain_messages(channel_, observed_);
+        if (relay_) {
+            relay_->drain();
+        }
         return observed_;
     }
 
 private:
     void wait_once() {
-        struct pollfd fds[3] = {{init_.pidfd.get(), POLLIN, 0},
-                                {channel_, POLLIN, 0},
-                                {signal_fd_, POLLIN, 0}};
-        const int rc = ::poll(fds, channel_open_ ? 3 : 2, timeout_ms());
+        std::vector<struct pollfd> fds = {{init_.pidfd.get(), POLLIN, 0},
+                                          {channel_open_ ? channel_ : -1, POLLIN, 0},
+                                          {signal_fd_, POLLIN, 0}};
+        if (relay_) {
+            relay_->add_pollfds(fds);
+        }
+        const int rc = ::poll(fds.data(), fds.size(), timeout_ms());
         if (rc < 0 && errno != EINTR) {
             throw_errno(Step::supervise, "poll");
         }
-        if (channel_open_ && (fds[1].revents & (POLLIN | POLLHUP))) {
+        if (rc < 0) {
+            return;
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP)) {
             read_channel();
         }
         if (fds[2].revents & POLLIN) {
-            forward_signals();
+            take_signals();
+        }
+        if (relay_ && fds.size() > 3) {
+            relay_->handle(fds);
         }
         if (fds[0].revents & POLLIN) {
             reap_init();
@@ -141,17 +156,29 @@ private:
     }
 
     void read_channel() {
-        auto message = receive_message(channel_);
+        UniqueFd attached;
+        auto message = receive_message(channel_, &attached);
         if (!message) {
             channel_open_ = false;  // every jail-side copy is closed (or exec'd)
+            return;
+        }
+        if (message->type == JailMessageType::pty_master && attached && !relay_) {
+            relay_.emplace(options_.input_fd, options_.output_fd, std::move(attached));
+            relay_->copy_window_size();
             return;
         }
         take_message(*message, observed_);
     }
 
-    void forward_signals() {
+    void take_signals() {
         struct signalfd_siginfo info {};
         while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+            if (info.ssi_signo == SIGWINCH) {
+                if (relay_) {
+                    relay_->copy_window_size();
+                }
+                continue;
+            }
             ::syscall(SYS_pidfd_send_signal, init_.pidfd.get(), info.ssi_signo, nullptr, 0);
             if (!kill_deadline_) {
                 kill_deadline_ = Clock::now() + options_.kill_grace;
@@ -212,6 +239,7 @@ private:
     bool channel_open_ = true;
     bool init_exited_ = false;
     Observed observed_;
+    std::optional<TerminalRelay> relay_;
 };
 
 ExitStatus status_for(const Observed& observed, const CgroupUsage& usage, ExitReport& report) {

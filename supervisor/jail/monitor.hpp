@@ -14,6 +14,9 @@ struct MonitorOptions {
     std::chrono::milliseconds kill_grace{5000};
     // How long an exiting session may take to empty its cgroup before leftovers are killed.
     std::chrono::milliseconds drain_timeout{2000};
+    // With a pty (JailSpec::terminal), what the monitor relays to and from the jail's terminal.
+    int input_fd = 0;
+    int output_fd = 1;
 };
 
 // Runs one jail to its end and returns its report: creates the cgroup, clones the jail's init

@@ -289,6 +289,7 @@ JailSpec resolve_spec(const Profile& profile, const JailRequest& request, const 
     spec.argv = checked_argv(profile.command, request.argv);
     spec.executable = profile.command.executable ? *profile.command.executable : request.argv[0];
     spec.cwd = jail_cwd(profile.filesystem, request.cwd);
+    spec.terminal = request.terminal;
     spec.env = built_environment(profile, request.env, read_secrets(profile.environment));
     assign_identity(profile, request, host, spec);
     spec.workspace = detached_copy(

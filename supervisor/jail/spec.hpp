@@ -23,6 +23,13 @@ struct HostConfig {
     CgroupOptions cgroup;
 };
 
+// A pty for the program instead of the caller's stdio.
+struct TerminalRequest {
+    bool pty = false;
+    unsigned short rows = 24;
+    unsigned short cols = 80;
+};
+
 // What a caller asks for. Untrusted: every field is checked against the profile.
 struct JailRequest {
     std::vector<std::string> argv;
@@ -32,6 +39,7 @@ struct JailRequest {
     std::filesystem::path workspace;
     std::optional<std::string> cwd;          // relative to the workspace
     std::string user_label = "default";
+    TerminalRequest terminal;
 };
 
 // One jail, fully resolved and checked: the jail side only carries it out.
@@ -45,6 +53,7 @@ struct JailSpec {
     gid_t gid = 0;
     std::string user_label;
     std::string cwd;  // absolute jail path
+    TerminalRequest terminal;
     // Detached clones (open_tree) of the workspace and home, made on the host.
     UniqueFd workspace;
     UniqueFd home;  // empty when the profile has no home
