@@ -99,17 +99,22 @@ int supervise(pid_t payload, const sigset_t& signals) {
 
 // Returns the pty slave for the program when the spec asks for a pty.
 UniqueFd build_jail(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
-    auto go = receive_message(channel_fd);
-    if (!go || go->type != JailMessageType::go) {
-        ::_exit(kSetupFailedExit);  // the monitor is gone; nobody to report to
-    }
-    if (unshare_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) {
-        throw_errno(Step::cgroup_attach, "unshare(CLONE_NEWCGROUP)");
-    }
+    // On cgroup v1 the monitor is attaching us to five hierarchies meanwhile, and the first
+    // write to cgroup.procs waits for an RCU grace period (milliseconds): building the root in
+    // parallel hides most of it. Nothing the program runs exists before the go. What the build
+    // allocates (a few KiB of tmpfs for synthesized files) is charged to the monitor's cgroup.
     build_root_filesystem(spec);
     set_hostname(spec.profile.hostname);
     if (spec.profile.network == NetworkMode::none) {
         bring_up_loopback();
+    }
+    auto go = receive_message(channel_fd);
+    if (!go || go->type != JailMessageType::go) {
+        ::_exit(kSetupFailedExit);  // the monitor is gone; nobody to report to
+    }
+    // After the attach, so that the namespace's root is the jail's own cgroup.
+    if (unshare_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) {
+        throw_errno(Step::cgroup_attach, "unshare(CLONE_NEWCGROUP)");
     }
     // A session of its own: terminal signals of the caller reach only the monitor, which
     // forwards them once.

@@ -306,6 +306,17 @@ ExitReport run_jail(const JailSpec& spec, const MonitorOptions& options) {
             ::syscall(SYS_pidfd_send_signal, init.pidfd.get(), SIGKILL, nullptr, 0);
             siginfo_t info{};
             ::waitid(P_PIDFD, static_cast<id_t>(init.pidfd.get()), &info, WEXITED);
+            // The init builds its root while we attach it: if that failed first, the attach
+            // failed only because the init was gone, and the init's own report is the cause.
+            Observed observed;
+            drain_messages(parent_channel.get(), observed);
+            if (observed.failure) {
+                ExitReport report;
+                report.id = spec.id;
+                report.status = ExitStatus::setup_failed;
+                report.failure = observed.failure;
+                return report;
+            }
         }
         return failed_before_clone(spec, error);
     }
