@@ -6,8 +6,8 @@
 #
 # Usage (as root): scripts/bench.sh [--runs N] [--warmup N] [--profile NAME]
 #                  [--build-dir DIR] [--breakdown-runs N] [--no-breakdown] [--update-docs] [-v]
-#   --build-dir DIR   use the ccjail-exec of an existing build (default: configure and build a
-#                     Release build in build-bench/)
+#   --build-dir DIR   use the ccjail-exec of an existing build (default: configure and build
+#                     build-bench/ at -O2, RelWithDebInfo)
 #   --update-docs     rewrite the results section of docs/performance.md (nothing else in the
 #                     clone is written unless this is given, the build directory aside)
 #   -v, --verbose     show what runs inside each jail (id, hostname, ls /, Seccomp) and the
@@ -41,15 +41,18 @@ while [ $# -gt 0 ]; do
 done
 
 require_root
-ensure_packages bubblewrap build-essential cmake pkg-config
+ensure_packages bubblewrap build-essential pkg-config
 [ "$breakdown" = 1 ] && ensure_packages strace
 
 if [ -z "$build_dir" ]; then
+  ensure_packages "${CCJAIL_BUILD_PACKAGES[@]}"
   build_dir=$CCJAIL_ROOT/build-bench
-  log "building ccjail-exec (Release) in $build_dir"
-  cmake -S "$CCJAIL_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  # RelWithDebInfo is -O2, the level a distribution package is built at.
+  log "building ccjail-exec (RelWithDebInfo) in $build_dir"
+  cmake -S "$CCJAIL_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$build_dir" -j"$(nproc)" --target ccjail-exec >/dev/null
 fi
+build_dir=$(realpath "$build_dir")
 ccjail_exec=$build_dir/supervisor/ccjail-exec
 core_lib=$build_dir/supervisor/libccjail_core.a
 for f in "$ccjail_exec" "$core_lib"; do
@@ -70,9 +73,9 @@ g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$T/spawn_timer" \
   "$CCJAIL_ROOT/scripts/bench/spawn_timer.cpp"
 # The peer links the engine's own profile loader and seccomp compiler, so bwrap gets the same
 # binds and the very same BPF program.
+read -ra pkg_libs <<< "$(pkg-config --libs libseccomp libcap-ng)"
 g++ -std=c++20 -O2 -Wall -Wextra -Werror -I"$CCJAIL_ROOT/supervisor" -o "$T/bwrap_peer" \
-  "$CCJAIL_ROOT/scripts/bench/bwrap_peer.cpp" "$core_lib" \
-  $(pkg-config --libs libseccomp libcap-ng) -lspdlog -lfmt -lcrypto
+  "$CCJAIL_ROOT/scripts/bench/bwrap_peer.cpp" "$core_lib" "${pkg_libs[@]}" -lspdlog -lfmt -lcrypto
 
 mkdir -p "$T/ws/default" "$T/state" "$T/homes" "$T/peer"
 "$T/bwrap_peer" "$profile" "$CCJAIL_ROOT/profiles" "$T/ws/default" "$T/peer"
@@ -84,7 +87,7 @@ plain=("$true_bin")
 bwrap=("$bwrap_bin" "${bwrap_args[@]}" "$true_bin")
 bwrap_seccomp=("3<$T/peer/seccomp.bpf" "$bwrap_bin" "${bwrap_args[@]}" --seccomp 3 "$true_bin")
 ccjail=("$ccjail_exec" --profile "$profile" --profiles-dir "$CCJAIL_ROOT/profiles"
-        --workspace-root "$T/ws" --state-dir "$T/state" --homes-root "$T/homes" -- "$true_bin")
+        --workspace-root "$T/ws" --workspace "$T/ws/default" --state-dir "$T/state" --homes-root "$T/homes" -- "$true_bin")
 
 # --- the jails work and are what they claim --------------------------------------------------
 probe='id; hostname; ls /; grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status'
@@ -136,27 +139,39 @@ machine > "$T/machine.md"
   ccjail-exec "${ccjail[@]}" > "$T/table.md"
 echo "- load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$T/machine.md"
 
+# Process start alone (exec, dynamic linking, static initializers, option parsing): the part of
+# a spawn that does not depend on the jail at all.
+log "process start alone: --help of both"
+"$T/spawn_timer" --runs "$runs" --warmup "$warmup" --ratio ccjail-exec-help/bwrap-version -- \
+  bwrap-version "$bwrap_bin" --version ::: ccjail-exec-help "$ccjail_exec" --help \
+  > "$T/startup.md"
+
 # --- where ccjail-exec's time goes -----------------------------------------------------------
-if [ "$breakdown" = 1 ] && command -v python3 >/dev/null; then
+if [ "$breakdown" = 0 ]; then
+  echo "(breakdown not run: --no-breakdown)" > "$T/breakdown.md"
+elif command -v python3 >/dev/null; then
   log "breakdown: $breakdown_runs traced runs of ccjail-exec"
   # Only the marker syscalls stop the tracee (--seccomp-bpf), so tracing costs little outside
-  # them; -T gives each one's own duration.
+  # them; -T gives each one's own duration, -y names the file a write goes to.
+  markers=$(python3 "$CCJAIL_ROOT/scripts/bench/strace_phases.py" --markers)
   for i in $(seq 1 "$breakdown_runs"); do
-    strace -f --seccomp-bpf -qq -ttt -T -o "$T/trace.$i" \
-      -e trace=execve,clone,clone3,mkdir,rmdir,mount,pivot_root,seccomp,openat2,exit_group \
-      "${ccjail[@]}"
+    strace -f -y --seccomp-bpf -qq -ttt -T -o "$T/trace.$i" -e trace="$markers" "${ccjail[@]}"
   done
   python3 "$CCJAIL_ROOT/scripts/bench/strace_phases.py" "$T"/trace.* > "$T/breakdown.md"
 else
-  echo "(breakdown skipped: needs strace and python3)" > "$T/breakdown.md"
+  echo "(breakdown not run: it needs python3)" > "$T/breakdown.md"
 fi
 
 report() {
-  echo "### Results"
+  echo "### Machine and table"
   echo
   cat "$T/machine.md"
   echo
   cat "$T/table.md"
+  echo
+  echo "Process start alone (\`bwrap --version\`, \`ccjail-exec --help\`), same method:"
+  echo
+  cat "$T/startup.md"
   echo
   echo "### Where ccjail-exec's time goes"
   echo
@@ -169,8 +184,10 @@ if [ "$update_docs" = 1 ]; then
   doc=$CCJAIL_ROOT/docs/performance.md
   begin='<!-- bench:begin (scripts/bench.sh --update-docs rewrites this section) -->'
   end='<!-- bench:end -->'
-  grep -qF "$begin" "$doc" && grep -qF "$end" "$doc" ||
-    { echo "bench.sh: $doc lacks the bench markers" >&2; exit 1; }
+  if ! grep -qF "$begin" "$doc" || ! grep -qF "$end" "$doc"; then
+    echo "bench.sh: $doc lacks the bench markers" >&2
+    exit 1
+  fi
   report > "$T/section.md"
   awk -v begin="$begin" -v end="$end" -v section="$T/section.md" '
     $0 == begin { print; while ((getline line < section) > 0) print line; skip = 1; next }
