@@ -8,6 +8,11 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
 
 #include "jail/jail_channel.hpp"
 #include "jail/jail_pty.hpp"
@@ -65,6 +70,42 @@ void close_all_but(int keep) {
         ::syscall(SYS_close_range, 0U, fd - 1, 0U);
     }
     ::syscall(SYS_close_range, fd + 1, ~0U, 0U);
+}
+
+// The init is a copy of ccjail-exec, and /proc/1/cmdline of the jail would show the monitor's
+// command line: host paths of the profiles, workspaces, homes and state. The argument and
+// environment areas of our own memory are overwritten instead (their bounds are fields 48–51 of
+// /proc/self/stat), so the jail sees "ccjail-init" and nothing of the host.
+void hide_command_line() {
+    std::FILE* stat = std::fopen("/proc/self/stat", "re");
+    if (!stat) {
+        return;
+    }
+    char buffer[2048] = {};
+    const std::size_t n = std::fread(buffer, 1, sizeof buffer - 1, stat);
+    std::fclose(stat);
+    const char* fields = std::strrchr(buffer, ')');
+    if (n == 0 || !fields) {
+        return;
+    }
+    // Field 3 (state) follows ") "; fields 48..51 are arg_start, arg_end, env_start, env_end.
+    unsigned long long bounds[4] = {};
+    std::istringstream in(fields + 2);
+    std::string field;
+    for (int index = 3; index <= 51 && in >> field; ++index) {
+        if (index >= 48) {
+            bounds[index - 48] = std::strtoull(field.c_str(), nullptr, 10);
+        }
+    }
+    for (int area : {0, 2}) {
+        if (bounds[area] != 0 && bounds[area + 1] > bounds[area]) {
+            std::memset(reinterpret_cast<void*>(bounds[area]), 0, bounds[area + 1] - bounds[area]);
+        }
+    }
+    constexpr char kName[] = "ccjail-init";
+    if (bounds[1] - bounds[0] >= sizeof kName) {
+        std::memcpy(reinterpret_cast<void*>(bounds[0]), kName, sizeof kName);
+    }
 }
 
 sigset_t init_signals() {
@@ -137,6 +178,7 @@ UniqueFd build_jail(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
 void run_jail_init(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
     // If the monitor dies, so does the jail: nobody would collect its report or its cgroup.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    hide_command_line();
     const sigset_t signals = init_signals();
     ::sigprocmask(SIG_BLOCK, &signals, nullptr);
     UniqueFd pty_slave;

@@ -86,5 +86,18 @@ TEST_F(Processes, ADoubleForkedDaemonDoesNotOutliveTheSession) {
     }
 }
 
+// The init is a copy of ccjail-exec: without care, /proc/1/cmdline would show the monitor's
+// command line with the host's profile, workspace, home and state paths.
+TEST_F(Processes, InitShowsNoHostCommandLineOrEnvironment) {
+    const JailRun run = probe({"read", "/proc/1/cmdline"});
+    ASSERT_EQ(run.exit_code, 0) << run.describe();
+    const json seen = run.out_json();
+    ASSERT_EQ(seen["errno"], 0) << run.describe();
+    std::string content = seen["content"].get<std::string>();
+    content.erase(content.find_last_not_of('\n') + 1);
+    EXPECT_EQ(content, "ccjail-init") << run.describe();
+    EXPECT_EQ(run.out.find(workspace_root_.string()), std::string::npos) << run.describe();
+}
+
 }  // namespace
 }  // namespace ccjail::itest
