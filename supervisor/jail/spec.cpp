@@ -22,9 +22,12 @@ namespace {
 
 constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 
-bool has_control_character(std::string_view text) {
-    return std::any_of(text.begin(), text.end(), [](char c) {
+bool has_control_character(std::string_view text, bool allow_multiline = false) {
+    return std::any_of(text.begin(), text.end(), [allow_multiline](char c) {
         const auto u = static_cast<unsigned char>(c);
+        if (allow_multiline && (c == '\n' || c == '\t')) {
+            return false;
+        }
         return u < 0x20 || u == 0x7f;
     });
 }
@@ -208,7 +211,7 @@ std::vector<std::string> checked_argv(const CommandPolicy& policy,
     std::size_t total = 0;
     for (std::size_t i = 0; i < request_argv.size(); ++i) {
         const auto& arg = request_argv[i];
-        if (has_control_character(arg)) {
+        if (has_control_character(arg, policy.allow_multiline)) {
             reject("argv[" + std::to_string(i) + "]: contains a NUL or control character: \"" +
                    printable(arg) + "\"");
         }

@@ -25,6 +25,9 @@ struct CommandPolicy {
     std::size_t max_args = 256;                  // request args, prefix not counted
     std::size_t max_arg_bytes = 128 * 1024;      // one argument
     std::size_t max_total_bytes = 1024 * 1024;   // all request args together
+    // Lets request args hold newlines and tabs (multi-line prompts, `bash -c` scripts, commit
+    // messages); every other control character stays refused.
+    bool allow_multiline = false;
 };
 
 struct SecretEnv {

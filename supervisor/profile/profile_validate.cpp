@@ -415,7 +415,7 @@ class Reader {
     void read_command(const json& v, const Pointer& at, CommandPolicy& out) const {
         const Fields f = object(v, at,
                                 {"executable", "sha256", "argv_prefix", "allowed_flags", "max_args",
-                                 "max_arg_bytes", "max_total_bytes"});
+                                 "max_arg_bytes", "max_total_bytes", "allow_multiline"});
         if (f.is_null("executable")) {
             out.executable.reset();
         } else if (const json* e = f.get("executable")) {
@@ -452,6 +452,9 @@ class Reader {
         }
         if (const json* n = f.get("max_total_bytes")) {
             out.max_total_bytes = size(*n, f.at("max_total_bytes"), 1, "1", 16 * MiB, "16M");
+        }
+        if (const json* b = f.get("allow_multiline")) {
+            out.allow_multiline = boolean(*b, f.at("allow_multiline"));
         }
     }
 

@@ -64,6 +64,18 @@ TEST(CheckedArgv, ControlCharactersAreRefusedAndShownEscaped) {
     EXPECT_EQ(step_of([&] { checked_argv(policy, {"echo", "del\x7f"}); }), Step::request);
 }
 
+TEST(CheckedArgv, MultilineProfilesAcceptNewlineAndTabOnly) {
+    CommandPolicy policy;
+    EXPECT_EQ(step_of([&] { checked_argv(policy, {"bash", "-c", "a\nb"}); }), Step::request);
+    EXPECT_EQ(step_of([&] { checked_argv(policy, {"bash", "-c", "a\tb"}); }), Step::request);
+    policy.allow_multiline = true;
+    EXPECT_NO_THROW(checked_argv(policy, {"bash", "-c", "echo a\n\techo b"}));
+    EXPECT_EQ(step_of([&] { checked_argv(policy, {"bash", "-c", "a\rb"}); }), Step::request);
+    EXPECT_EQ(step_of([&] { checked_argv(policy, {"bash", "-c", "\x1b[31m"}); }), Step::request);
+    EXPECT_EQ(step_of([&] { checked_argv(policy, {"bash", std::string("a\0b", 3)}); }),
+              Step::request);
+}
+
 TEST(CheckedArgv, UnicodeIsNotAControlCharacter) {
     CommandPolicy policy;
     EXPECT_NO_THROW(checked_argv(policy, {"echo", "h\xc3\xa9llo \xe2\x9c\x93"}));
