@@ -153,6 +153,17 @@ std::string to_hex(const unsigned char* bytes, unsigned int length) {
     throw JailError(Step::executable, 0, std::string("executable: OpenSSL ") + call + " failed");
 }
 
+// ctime advances only once per kernel tick (4–10 ms): a file rewritten within the tick in which
+// it was hashed, its mtime set back, would match a cached entry. Like git's "racy" index
+// entries, a file changed within the last 50 ms is hashed but not cached; any later change then
+// moves its ctime past the cached one.
+bool settled(const FileIdentity& id) {
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+    return now_ns - id.ctime_ns >= 50'000'000;
+}
+
 }  // namespace
 
 std::string sha256_of_fd(int fd) {
@@ -207,7 +218,7 @@ void verify_sha256(int fd, const std::string& expected,
         if (identity_of(fd) != before) {
             throw JailError(Step::executable, EAGAIN, label + ": changed while it was hashed");
         }
-        if (cache_file) {
+        if (cache_file && settled(before)) {
             store_in_cache(*cache_file, before, *actual);
         }
     }

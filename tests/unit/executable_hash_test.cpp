@@ -2,9 +2,12 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <chrono>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -36,6 +39,8 @@ class ExecutableHashTest : public ::testing::Test {
         exe_ = base_ / "claude";
         write_file(exe_, "abc");
         cache_ = base_ / "cache" / "hashes.json";
+        // The cache only takes files whose ctime is older than 50 ms (racy-ctime guard).
+        std::this_thread::sleep_for(std::chrono::milliseconds(60));
     }
     void TearDown() override {
         std::error_code ec;
@@ -208,6 +213,7 @@ TEST_F(ExecutableHashTest, CacheHitAvoidsRehashUntilTheFileChanges) {
     ASSERT_EQ(::stat(exe_.c_str(), &before), 0);
     const timespec times[2] = {{before.st_atim.tv_sec + 10, 0}, {before.st_mtim.tv_sec + 10, 0}};
     ASSERT_EQ(::utimensat(AT_FDCWD, exe_.c_str(), times, 0), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));  // past the racy-ctime window
 
     expect_mismatch(kFakeDigest, kAbcDigest, cache_);
     const UniqueFd fd = open_ro(exe_);
@@ -225,6 +231,11 @@ TEST_F(ExecutableHashTest, CacheIsNotFooledByARestoredMtime) {
         f.seekp(0);
         f << "xyz";
     }
+    struct stat after {};
+    ASSERT_EQ(::stat(exe_.c_str(), &after), 0);
+    ASSERT_NE(after.st_ctim.tv_nsec + after.st_ctim.tv_sec * 1000000000LL,
+              before.st_ctim.tv_nsec + before.st_ctim.tv_sec * 1000000000LL)
+        << "the fixture's sleep must put the rewrite in a later kernel tick";
     const timespec times[2] = {before.st_atim, before.st_mtim};
     ASSERT_EQ(::utimensat(AT_FDCWD, exe_.c_str(), times, 0), 0);
     // Same size, same mtime, new content.
@@ -232,6 +243,13 @@ TEST_F(ExecutableHashTest, CacheIsNotFooledByARestoredMtime) {
     const std::string actual = sha256_of_fd(fd.get());
     ASSERT_NE(actual, kAbcDigest);
     expect_mismatch(kAbcDigest, actual, cache_);
+}
+
+TEST_F(ExecutableHashTest, AFileChangedWithinTheLastTickIsNotCached) {
+    write_file(exe_, "abc");  // ctime is now
+    const UniqueFd fd = open_ro(exe_);
+    verify_sha256(fd.get(), kAbcDigest, cache_);
+    EXPECT_FALSE(fs::exists(cache_) && read_text(cache_).find(kAbcDigest) != std::string::npos);
 }
 
 TEST_F(ExecutableHashTest, IgnoresACacheOthersCanWrite) {
