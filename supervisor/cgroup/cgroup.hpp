@@ -20,8 +20,8 @@ std::string_view to_string(CgroupVersion version);
 struct CgroupLimits {
     std::uint64_t memory_bytes = 0;  // 0: no limit
     std::uint64_t swap_bytes = 0;
-    double cpus = 0;                 // 0: no limit
-    std::uint32_t pids = 0;          // 0: no limit
+    double cpus = 0;         // 0: no limit
+    std::uint32_t pids = 0;  // 0: no limit
 };
 
 // What the kernel accounted for one jail's cgroup. Fields a kernel does not provide stay 0.
@@ -46,7 +46,7 @@ struct CgroupOptions {
 // destructor's job: it kills whatever is left, waits for the cgroup to empty and rmdirs it, so
 // no error path can leak a cgroup.
 class JailCgroup {
-public:
+  public:
     virtual ~JailCgroup() = default;
     virtual CgroupVersion version() const = 0;
     // Human-readable location(s), for reports and logs.

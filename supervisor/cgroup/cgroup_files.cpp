@@ -195,7 +195,8 @@ std::optional<std::int64_t> fs_magic(const std::filesystem::path& file) {
 
 void sleep_briefly(unsigned round) {
     const auto step = std::chrono::microseconds(100L << std::min(round, 6u));
-    std::this_thread::sleep_for(std::min<std::chrono::microseconds>(step, std::chrono::milliseconds(5)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::microseconds>(step, std::chrono::milliseconds(5)));
 }
 
 }  // namespace ccjail::cgroup_fs

@@ -52,12 +52,12 @@ std::optional<Step> step_from_string(std::string_view name);
 // An error raised while building or running a jail: the step, the errno (0 when none applies)
 // and a message for humans.
 class JailError : public std::runtime_error {
-public:
+  public:
     JailError(Step step, int err, const std::string& message);
     Step step() const { return step_; }
     int err() const { return err_; }
 
-private:
+  private:
     Step step_;
     int err_;
 };

@@ -36,9 +36,10 @@ void add_options(CLI::App& app, Options& o) {
     app.add_option("--profile", o.profile, "profile name or path to a .json file")->required();
     app.add_option("--profiles-dir", o.profiles_dir, "where profile names are looked up")
         ->capture_default_str();
-    app.add_option("--workspace", o.workspace,
-                   "the workspace directory, below the workspace root (default: <workspace-root>/<user>,\n"
-                   "created for the user on first use)");
+    app.add_option(
+        "--workspace", o.workspace,
+        "the workspace directory, below the workspace root (default: <workspace-root>/<user>,\n"
+        "created for the user on first use)");
     app.add_option("--workspace-root", o.host.workspace_root,
                    "workspaces must lie below this directory")
         ->capture_default_str();

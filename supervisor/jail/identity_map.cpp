@@ -110,9 +110,9 @@ UniqueFd open_homes_root(const std::filesystem::path& homes_root, const Kind& ki
         throw_errno(kind.step, kind.word + ": cannot stat the homes root " + homes_root.string());
     }
     if (!trusted_owner_and_mode(st)) {
-        refuse(kind, EPERM, "the root " + homes_root.string() + " must be owned by uid " +
-                               std::to_string(::geteuid()) +
-                               " and not writable by group or others");
+        refuse(kind, EPERM,
+               "the root " + homes_root.string() + " must be owned by uid " +
+                   std::to_string(::geteuid()) + " and not writable by group or others");
     }
     return root;
 }
@@ -199,8 +199,9 @@ uid_t uid_for_label(const std::filesystem::path& map_file, std::string_view labe
     return uid;
 }
 
-static UniqueFd prepare_user_directory(const std::filesystem::path& homes_root, std::string_view label,
-                                uid_t uid, gid_t gid, const Kind& kind) {
+static UniqueFd prepare_user_directory(const std::filesystem::path& homes_root,
+                                       std::string_view label, uid_t uid, gid_t gid,
+                                       const Kind& kind) {
     if (!valid_user_label(label)) {
         refuse(kind, EINVAL, "invalid user label");
     }
@@ -227,8 +228,8 @@ static UniqueFd prepare_user_directory(const std::filesystem::path& homes_root, 
     }
     if (st.st_uid != uid || st.st_gid != gid) {
         if (::fchownat(home.get(), "", uid, gid, AT_EMPTY_PATH) != 0) {
-            throw_errno(kind.step, kind.word + ": cannot give " + name + " to " + std::to_string(uid) +
-                                        ":" + std::to_string(gid));
+            throw_errno(kind.step, kind.word + ": cannot give " + name + " to " +
+                                       std::to_string(uid) + ":" + std::to_string(gid));
         }
     }
     return home;
@@ -239,8 +240,8 @@ UniqueFd prepare_home(const std::filesystem::path& homes_root, std::string_view 
     return prepare_user_directory(homes_root, label, uid, gid, Kind{Step::home, "home"});
 }
 
-UniqueFd prepare_user_workspace(const std::filesystem::path& workspace_root,
-                                std::string_view label, uid_t uid, gid_t gid) {
+UniqueFd prepare_user_workspace(const std::filesystem::path& workspace_root, std::string_view label,
+                                uid_t uid, gid_t gid) {
     return prepare_user_directory(workspace_root, label, uid, gid,
                                   Kind{Step::workspace, "workspace"});
 }

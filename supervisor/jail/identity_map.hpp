@@ -29,7 +29,7 @@ UniqueFd prepare_home(const std::filesystem::path& homes_root, std::string_view 
 
 // The same for the default per-user workspace <workspace_root>/<label>, used when a request
 // names no workspace. Throws JailError(Step::workspace).
-UniqueFd prepare_user_workspace(const std::filesystem::path& workspace_root,
-                                std::string_view label, uid_t uid, gid_t gid);
+UniqueFd prepare_user_workspace(const std::filesystem::path& workspace_root, std::string_view label,
+                                uid_t uid, gid_t gid);
 
 }  // namespace ccjail

@@ -163,8 +163,7 @@ UniqueFd build_jail(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
     if (!spec.terminal.pty) {
         return UniqueFd();
     }
-    JailPty pty =
-        open_jail_pty(spec.uid, spec.gid, spec.terminal.rows, spec.terminal.cols);
+    JailPty pty = open_jail_pty(spec.uid, spec.gid, spec.terminal.rows, spec.terminal.cols);
     JailMessage message;
     message.type = JailMessageType::pty_master;
     if (!send_message_with_fd(channel_fd, message, pty.master.get())) {

@@ -35,8 +35,7 @@ struct ClonedInit {
 // CLONE_INTO_CGROUP: the jail never runs a single instruction outside its cgroup.
 ClonedInit clone_init(const JailSpec& spec, const JailCgroup& cgroup, int child_channel,
                       int parent_channel) {
-    std::uint64_t flags =
-        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+    std::uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
     if (spec.profile.network != NetworkMode::host) {
         flags |= CLONE_NEWNET;
     }
@@ -84,8 +83,8 @@ struct Observed {
 
 void take_message(const JailMessage& message, Observed& observed) {
     if (message.type == JailMessageType::setup_failed && !observed.failure) {
-        observed.failure = SetupFailure{static_cast<Step>(message.step), message.err,
-                                        std::string(message.text)};
+        observed.failure =
+            SetupFailure{static_cast<Step>(message.step), message.err, std::string(message.text)};
     } else if (message.type == JailMessageType::child_exited) {
         observed.wait_status = message.wait_status;
     }
@@ -106,11 +105,16 @@ void drain_messages(int channel, Observed& observed) {
 }
 
 class Supervision {
-public:
+  public:
     Supervision(const JailSpec& spec, const MonitorOptions& options, JailCgroup& cgroup,
                 ClonedInit& init, int channel, int signal_fd)
-        : spec_(spec), options_(options), cgroup_(cgroup), init_(init), channel_(channel),
-          signal_fd_(signal_fd), start_(Clock::now()),
+        : spec_(spec),
+          options_(options),
+          cgroup_(cgroup),
+          init_(init),
+          channel_(channel),
+          signal_fd_(signal_fd),
+          start_(Clock::now()),
           wall_deadline_(start_ + milliseconds(spec.profile.limits.wall_time_ms)) {}
 
     Observed run() {
@@ -124,7 +128,7 @@ public:
         return observed_;
     }
 
-private:
+  private:
     void wait_once() {
         std::vector<struct pollfd> fds = {{init_.pidfd.get(), POLLIN, 0},
                                           {channel_open_ ? channel_ : -1, POLLIN, 0},

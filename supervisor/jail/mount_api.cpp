@@ -19,8 +19,9 @@ std::vector<std::string> components_of(Step step, std::string_view jail_path) {
         const std::size_t next = std::min(jail_path.find('/', pos), jail_path.size());
         const std::string_view part = jail_path.substr(pos, next - pos);
         if (part == "." || part == "..") {
-            throw JailError(step, EINVAL, "path \"" + std::string(jail_path) + "\" has \"" +
-                                              std::string(part) + "\"");
+            throw JailError(
+                step, EINVAL,
+                "path \"" + std::string(jail_path) + "\" has \"" + std::string(part) + "\"");
         }
         if (!part.empty()) {
             parts.emplace_back(part);
@@ -84,10 +85,10 @@ UniqueFd new_filesystem(Step step, const char* type,
         throw_errno(step, std::string("fsopen(") + type + ")");
     }
     for (const auto& [key, value] : options) {
-        const int rc = value.empty()
-                           ? ::fsconfig(context.get(), FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0)
-                           : ::fsconfig(context.get(), FSCONFIG_SET_STRING, key.c_str(),
-                                        value.c_str(), 0);
+        const int rc =
+            value.empty()
+                ? ::fsconfig(context.get(), FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0)
+                : ::fsconfig(context.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0);
         if (rc != 0) {
             throw_errno(step, std::string(type) + ": option " + key + "=" + value);
         }
@@ -122,8 +123,8 @@ UniqueFd make_mount_point(Step step, int root_fd, std::string_view jail_path, bo
     if (directory) {
         return descend(step, parent.get(), name, jail_path);
     }
-    UniqueFd file(::openat(parent.get(), name.c_str(),
-                           O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+    UniqueFd file(
+        ::openat(parent.get(), name.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!file) {
         throw_errno(step, "cannot create mount point " + std::string(jail_path));
     }

@@ -1,8 +1,8 @@
 #include "jail/process_setup.hpp"
 
 #include <cap-ng.h>
-#include <grp.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/close_range.h>
 #include <linux/securebits.h>
 #include <net/if.h>

@@ -88,8 +88,8 @@ ExitReport exit_report_from_json(const nlohmann::json& json) {
         if (!step) {
             throw std::invalid_argument("exit report: unknown step");
         }
-        report.failure = SetupFailure{*step, json.at("errno").get<int>(),
-                                      json.at("message").get<std::string>()};
+        report.failure =
+            SetupFailure{*step, json.at("errno").get<int>(), json.at("message").get<std::string>()};
     }
     return report;
 }

@@ -28,7 +28,7 @@ constexpr std::array<const char*, 6> kDevices{"null", "zero", "full", "random", 
 // like OCI runtimes do. kcore: physical memory image; keys: every keyring description on the
 // host; sysrq-trigger: host-wide emergency actions; timer_list/sched_debug/latency_stats: kernel
 // pointers and other tasks' scheduling data.
-constexpr std::array<const char*, 6> kMaskedProcFiles{"kcore",      "keys",      "sysrq-trigger",
+constexpr std::array<const char*, 6> kMaskedProcFiles{"kcore",      "keys",        "sysrq-trigger",
                                                       "timer_list", "sched_debug", "latency_stats"};
 constexpr std::array<const char*, 2> kMaskedProcDirs{"acpi", "scsi"};
 // Writable sysctls and IRQ affinity are global even inside namespaces.
@@ -45,8 +45,7 @@ struct PendingMount {
     std::function<void(int root_fd)> attach;
 };
 
-void write_file(int root_fd, const std::string& target, const std::string& content,
-                mode_t mode) {
+void write_file(int root_fd, const std::string& target, const std::string& content, mode_t mode) {
     auto [parent, name] = open_parent(Step::write_file, root_fd, target);
     UniqueFd file(::openat(parent.get(), name.c_str(),
                            O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -83,7 +82,7 @@ std::string octal(std::uint32_t mode) {
 }
 
 std::vector<std::pair<std::string, std::string>> tmpfs_options(std::uint64_t size,
-                                                              std::uint32_t mode) {
+                                                               std::uint32_t mode) {
     // Inodes are capped with the size so a jail cannot fill the kernel's inode caches with
     // empty files while staying under the byte limit.
     const std::uint64_t inodes = std::max<std::uint64_t>(1024, size / 4096);
@@ -181,57 +180,56 @@ bool exists_in(int dir_fd, const char* name) {
 // A fresh procfs of the jail's pid namespace. Mounted after /dev: the masks are clones of the
 // jail's own /dev/null (open_tree can only clone mounts of our namespace, not detached ones).
 PendingMount pending_proc() {
-    return {"/proc", [](int root_fd) {
-                auto proc = new_filesystem(Step::mount_proc, "proc", {},
-                                           kNoSuidDev | MOUNT_ATTR_NOEXEC);
-                auto point = make_mount_point(Step::mount_proc, root_fd, "/proc", true);
-                attach_mount(Step::mount_proc, proc.get(), point.get(), "/proc");
-                UniqueFd proc_dir(::openat(root_fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
-                if (!proc_dir) {
-                    throw_errno(Step::mount_proc, "cannot open /proc");
+    return {
+        "/proc", [](int root_fd) {
+            auto proc =
+                new_filesystem(Step::mount_proc, "proc", {}, kNoSuidDev | MOUNT_ATTR_NOEXEC);
+            auto point = make_mount_point(Step::mount_proc, root_fd, "/proc", true);
+            attach_mount(Step::mount_proc, proc.get(), point.get(), "/proc");
+            UniqueFd proc_dir(::openat(root_fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!proc_dir) {
+                throw_errno(Step::mount_proc, "cannot open /proc");
+            }
+            for (const char* name : kReadOnlyProcDirs) {
+                if (!exists_in(proc_dir.get(), name)) {
+                    continue;
                 }
-                for (const char* name : kReadOnlyProcDirs) {
-                    if (!exists_in(proc_dir.get(), name)) {
-                        continue;
-                    }
-                    auto tree = clone_mount(Step::mount_proc, proc_dir.get(), name, true);
-                    set_mount_attrs(Step::mount_proc, tree.get(), MOUNT_ATTR_RDONLY, 0, true,
-                                    std::string("/proc/") + name);
-                    auto dir = make_mount_point(Step::mount_proc, root_fd,
-                                                std::string("/proc/") + name, true);
-                    attach_mount(Step::mount_proc, tree.get(), dir.get(),
-                                 std::string("/proc/") + name);
+                auto tree = clone_mount(Step::mount_proc, proc_dir.get(), name, true);
+                set_mount_attrs(Step::mount_proc, tree.get(), MOUNT_ATTR_RDONLY, 0, true,
+                                std::string("/proc/") + name);
+                auto dir =
+                    make_mount_point(Step::mount_proc, root_fd, std::string("/proc/") + name, true);
+                attach_mount(Step::mount_proc, tree.get(), dir.get(), std::string("/proc/") + name);
+            }
+            for (const char* name : kMaskedProcFiles) {
+                if (!exists_in(proc_dir.get(), name)) {
+                    continue;
                 }
-                for (const char* name : kMaskedProcFiles) {
-                    if (!exists_in(proc_dir.get(), name)) {
-                        continue;
-                    }
-                    auto null = clone_mount(Step::mount_proc, root_fd, "dev/null", false);
-                    set_mount_attrs(Step::mount_proc, null.get(), MOUNT_ATTR_RDONLY, 0, false,
-                                    "/dev/null");
-                    UniqueFd file(::openat(proc_dir.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-                    if (!file) {
-                        throw_errno(Step::mount_proc, std::string("cannot open /proc/") + name);
-                    }
-                    attach_mount(Step::mount_proc, null.get(), file.get(),
-                                 std::string("/proc/") + name);
+                auto null = clone_mount(Step::mount_proc, root_fd, "dev/null", false);
+                set_mount_attrs(Step::mount_proc, null.get(), MOUNT_ATTR_RDONLY, 0, false,
+                                "/dev/null");
+                UniqueFd file(::openat(proc_dir.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+                if (!file) {
+                    throw_errno(Step::mount_proc, std::string("cannot open /proc/") + name);
                 }
-                for (const char* name : kMaskedProcDirs) {
-                    if (!exists_in(proc_dir.get(), name)) {
-                        continue;
-                    }
-                    auto empty = new_filesystem(Step::mount_proc, "tmpfs",
-                                                tmpfs_options(4096, 0555),
-                                                kNoSuidDev | MOUNT_ATTR_RDONLY);
-                    UniqueFd dir(
-                        ::openat(proc_dir.get(), name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-                    if (!dir) {
-                        throw_errno(Step::mount_proc, std::string("cannot open /proc/") + name);
-                    }
-                    attach_mount(Step::mount_proc, empty.get(), dir.get(),
-                                 std::string("/proc/") + name);
+                attach_mount(Step::mount_proc, null.get(), file.get(),
+                             std::string("/proc/") + name);
+            }
+            for (const char* name : kMaskedProcDirs) {
+                if (!exists_in(proc_dir.get(), name)) {
+                    continue;
                 }
-            }};
+                auto empty = new_filesystem(Step::mount_proc, "tmpfs", tmpfs_options(4096, 0555),
+                                            kNoSuidDev | MOUNT_ATTR_RDONLY);
+                UniqueFd dir(
+                    ::openat(proc_dir.get(), name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                if (!dir) {
+                    throw_errno(Step::mount_proc, std::string("cannot open /proc/") + name);
+                }
+                attach_mount(Step::mount_proc, empty.get(), dir.get(),
+                             std::string("/proc/") + name);
+            }
+        }};
 }
 
 std::vector<PendingMount> capture_mounts(const JailSpec& spec) {
@@ -303,8 +301,8 @@ void switch_root(int root_fd) {
 std::string synthesized_passwd(const JailSpec& spec) {
     const auto& fs = spec.profile.filesystem;
     const std::string home = fs.home ? *fs.home : fs.workspace;
-    return "root:x:0:0:root:/root:/usr/sbin/nologin\n" + spec.profile.identity.user_name + ":x:" +
-           std::to_string(spec.uid) + ":" + std::to_string(spec.gid) + "::" + home +
+    return "root:x:0:0:root:/root:/usr/sbin/nologin\n" + spec.profile.identity.user_name +
+           ":x:" + std::to_string(spec.uid) + ":" + std::to_string(spec.gid) + "::" + home +
            ":/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 }
 
@@ -327,9 +325,9 @@ void build_root_filesystem(const JailSpec& spec) {
         throw_errno(Step::mount_private, "cannot make / private");
     }
     auto mounts = capture_mounts(spec);
-    auto root = new_filesystem(Step::mount_root, "tmpfs",
-                               tmpfs_options(spec.profile.filesystem.root_size_bytes, 0755),
-                               kNoSuidDev);
+    auto root =
+        new_filesystem(Step::mount_root, "tmpfs",
+                       tmpfs_options(spec.profile.filesystem.root_size_bytes, 0755), kNoSuidDev);
     // The root needs a place in the tree before anything can be mounted below it; every source
     // is already held as a detached clone, so covering /tmp hides nothing we still need.
     if (::move_mount(root.get(), "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) != 0) {

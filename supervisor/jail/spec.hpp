@@ -37,7 +37,7 @@ struct JailRequest {
     // Below HostConfig::workspace_root. Empty: the user's own <workspace_root>/<label>, created
     // on first use (0700, owned by the jail's uid).
     std::filesystem::path workspace;
-    std::optional<std::string> cwd;          // relative to the workspace
+    std::optional<std::string> cwd;  // relative to the workspace
     std::string user_label = "default";
     TerminalRequest terminal;
 };

@@ -99,7 +99,8 @@ void TerminalRelay::drain() {
     // caller's output is fine for these last bytes.
     for (;;) {
         while (!from_jail_.buffer.empty()) {
-            const ssize_t n = ::write(from_jail_.to, from_jail_.buffer.data(), from_jail_.buffer.size());
+            const ssize_t n =
+                ::write(from_jail_.to, from_jail_.buffer.data(), from_jail_.buffer.size());
             if (n <= 0 && errno != EINTR && errno != EAGAIN) {
                 return;
             }

@@ -14,13 +14,13 @@ namespace ccjail {
 // Puts the caller's terminal into raw mode for as long as it lives, so keys (Ctrl-C included)
 // reach the jail's own line discipline as bytes; restores the saved mode when destroyed.
 class RawTerminal {
-public:
+  public:
     explicit RawTerminal(int fd);
     RawTerminal(const RawTerminal&) = delete;
     RawTerminal& operator=(const RawTerminal&) = delete;
     ~RawTerminal();
 
-private:
+  private:
     int fd_;
     std::optional<struct termios> saved_;
 };
@@ -29,7 +29,7 @@ private:
 // inside the monitor's poll loop. Each direction has a bounded buffer; while it is full the
 // source is not read, so a slow reader stalls the writer instead of growing memory.
 class TerminalRelay {
-public:
+  public:
     TerminalRelay(int input, int output, UniqueFd master);
 
     // Appends the fds to watch; remembers where they went for handle().
@@ -40,7 +40,7 @@ public:
     // After the jail has ended: delivers what is still in the master.
     void drain();
 
-private:
+  private:
     struct Direction {
         int from;
         int to;

@@ -19,12 +19,13 @@ struct CommandPolicy {
     // is appended to argv_prefix. When unset, a request's argv[0] names the program, looked up
     // in the jail's PATH.
     std::optional<std::string> executable;
-    std::optional<std::string> sha256;          // lowercase hex, 64 digits; pins the executable
-    std::vector<std::string> argv_prefix;       // argv[0..] placed before the request's args
-    std::optional<std::vector<std::string>> allowed_flags;  // when set, "-x"/"--x[=..]" must be listed
-    std::size_t max_args = 256;                  // request args, prefix not counted
-    std::size_t max_arg_bytes = 128 * 1024;      // one argument
-    std::size_t max_total_bytes = 1024 * 1024;   // all request args together
+    std::optional<std::string> sha256;     // lowercase hex, 64 digits; pins the executable
+    std::vector<std::string> argv_prefix;  // argv[0..] placed before the request's args
+    std::optional<std::vector<std::string>>
+        allowed_flags;                          // when set, "-x"/"--x[=..]" must be listed
+    std::size_t max_args = 256;                 // request args, prefix not counted
+    std::size_t max_arg_bytes = 128 * 1024;     // one argument
+    std::size_t max_total_bytes = 1024 * 1024;  // all request args together
     // Lets request args hold newlines and tabs (multi-line prompts, `bash -c` scripts, commit
     // messages); every other control character stays refused.
     bool allow_multiline = false;
@@ -114,8 +115,8 @@ struct SeccompPolicy {
 enum class NetworkMode { none, host, proxy, gateway };
 
 struct Profile {
-    std::string name;                 // file stem
-    std::filesystem::path source;     // the file it was loaded from
+    std::string name;              // file stem
+    std::filesystem::path source;  // the file it was loaded from
     std::string description;
     CommandPolicy command;
     EnvironmentPolicy environment;

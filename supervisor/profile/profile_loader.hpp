@@ -15,7 +15,7 @@ namespace ccjail {
 // A profile that cannot be used. what() reads "<file>: <json pointer>: <problem>", e.g.
 // "profiles/x.json: /limits/memory: expected a size like \"512M\", got true".
 class ProfileError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -62,9 +62,9 @@ TEST(ExitReport, UnknownStatusOrStepIsRejected) {
 }
 
 TEST(ExitStatusNames, AreClosedAndRoundTrip) {
-    const std::vector<std::string> names = {"exited",      "signaled",     "oom",
+    const std::vector<std::string> names = {"exited",       "signaled",    "oom",
                                             "wall_timeout", "cpu_timeout", "output_limit",
-                                            "killed",      "setup_failed"};
+                                            "killed",       "setup_failed"};
     for (const auto& name : names) {
         const auto status = exit_status_from_string(name);
         ASSERT_TRUE(status) << name;

@@ -56,9 +56,13 @@ TEST(CheckedArgv, ExecutableIsArgv0WhenNoPrefix) {
 TEST(CheckedArgv, ControlCharactersAreRefusedAndShownEscaped) {
     CommandPolicy policy;
     const std::string with_nul("a\0b", 3);
-    EXPECT_NE(message_of([&] { checked_argv(policy, {"echo", with_nul}); }).find("argv[1]"),
+    EXPECT_NE(message_of([&] {
+                  checked_argv(policy, {"echo", with_nul});
+              }).find("argv[1]"),
               std::string::npos);
-    EXPECT_NE(message_of([&] { checked_argv(policy, {"echo", "\x1b[2J"}); }).find("\\x1b"),
+    EXPECT_NE(message_of([&] {
+                  checked_argv(policy, {"echo", "\x1b[2J"});
+              }).find("\\x1b"),
               std::string::npos);
     EXPECT_EQ(step_of([&] { checked_argv(policy, {"echo", "line\nbreak"}); }), Step::request);
     EXPECT_EQ(step_of([&] { checked_argv(policy, {"echo", "del\x7f"}); }), Step::request);
@@ -72,7 +76,9 @@ TEST(CheckedArgv, MultilineProfilesAcceptNewlineAndTabOnly) {
     EXPECT_NO_THROW(checked_argv(policy, {"bash", "-c", "echo a\n\techo b"}));
     EXPECT_EQ(step_of([&] { checked_argv(policy, {"bash", "-c", "a\rb"}); }), Step::request);
     EXPECT_EQ(step_of([&] { checked_argv(policy, {"bash", "-c", "\x1b[31m"}); }), Step::request);
-    EXPECT_EQ(step_of([&] { checked_argv(policy, {"bash", std::string("a\0b", 3)}); }),
+    EXPECT_EQ(step_of([&] {
+                  checked_argv(policy, {"bash", std::string("a\0b", 3)});
+              }),
               Step::request);
 }
 
@@ -87,11 +93,17 @@ TEST(CheckedArgv, CountAndLengthLimits) {
     policy.max_arg_bytes = 8;
     policy.max_total_bytes = 12;
     EXPECT_NO_THROW(checked_argv(policy, {"a", "b", "c"}));
-    EXPECT_NE(message_of([&] { checked_argv(policy, {"a", "b", "c", "d"}); }).find("4 arguments"),
+    EXPECT_NE(message_of([&] {
+                  checked_argv(policy, {"a", "b", "c", "d"});
+              }).find("4 arguments"),
               std::string::npos);
-    EXPECT_NE(message_of([&] { checked_argv(policy, {"a", "123456789"}); }).find("argv[1]"),
+    EXPECT_NE(message_of([&] {
+                  checked_argv(policy, {"a", "123456789"});
+              }).find("argv[1]"),
               std::string::npos);
-    EXPECT_NE(message_of([&] { checked_argv(policy, {"12345678", "12345678"}); }).find("in all"),
+    EXPECT_NE(message_of([&] {
+                  checked_argv(policy, {"12345678", "12345678"});
+              }).find("in all"),
               std::string::npos);
 }
 
@@ -138,15 +150,15 @@ TEST(BuiltEnvironment, ProfileValuesRequestNamesSecretsAndPath) {
 }
 
 TEST(BuiltEnvironment, NamesOutsideTheAllowlistAreRefused) {
-    const auto message =
-        message_of([&] { built_environment(profile_with_env(), {{"LD_PRELOAD", "/x.so"}}, {}); });
+    const auto message = message_of([&] {
+        built_environment(profile_with_env(), {{"LD_PRELOAD", "/x.so"}}, {});
+    });
     EXPECT_NE(message.find("env.LD_PRELOAD"), std::string::npos) << message;
 }
 
 TEST(BuiltEnvironment, PathCannotBeOverriddenByTheRequest) {
     auto profile = profile_with_env();
-    EXPECT_EQ(step_of([&] { built_environment(profile, {{"PATH", "/tmp"}}, {}); }),
-              Step::request);
+    EXPECT_EQ(step_of([&] { built_environment(profile, {{"PATH", "/tmp"}}, {}); }), Step::request);
 }
 
 TEST(BuiltEnvironment, SecretsWinOverRequestValues) {
