@@ -97,14 +97,15 @@ ccjail::ExitReport setup_failure(ccjail::Step step, int err, const std::string& 
 }
 
 ccjail::ExitReport run(Options& o) {
+    if (!o.cgroup_parent.empty()) {
+        o.host.cgroup.parent = o.cgroup_parent;
+    }
+    const ccjail::MigrationWarmup warmup(o.host.cgroup);
     ccjail::Profile profile;
     try {
         profile = ccjail::load_profile(o.profile, o.profiles_dir);
     } catch (const ccjail::ProfileError& error) {
         return setup_failure(ccjail::Step::profile, 0, error.what());
-    }
-    if (!o.cgroup_parent.empty()) {
-        o.host.cgroup.parent = o.cgroup_parent;
     }
     try {
         const ccjail::JailSpec spec = ccjail::resolve_spec(profile, request_from(o), o.host);

@@ -307,7 +307,7 @@ JailSpec resolve_spec(const Profile& profile, const JailRequest& request, const 
     if (profile.command.sha256) {
         spec.pinned_executable = verify_pinned(profile, host);
     }
-    spec.seccomp = compile_seccomp(profile.seccomp);
+    spec.seccomp = compile_seccomp_cached(profile.seccomp, host.state_dir / "seccomp-cache");
     spec.cgroup_limits = CgroupLimits{profile.limits.memory_bytes, profile.limits.swap_bytes,
                                       profile.limits.cpus, profile.limits.pids};
     return spec;
