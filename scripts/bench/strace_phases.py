@@ -21,13 +21,14 @@ MAIN, INIT, PAYLOAD = "monitor", "init", "payload"
 
 # (what the phase does, the role and syscall whose entry ends it)
 PHASES = [
-    ("exec, dynamic linking, options, profile read and merged", MAIN, "openat2"),
-    ("workspace opened, seccomp filter compiled (libseccomp)", MAIN, "memfd_create"),
-    ("filter exported, uid assigned, cgroup hierarchies found", MAIN, "mkdir"),
+    ("exec, options, v1 migration warm-up forked, profile read and merged", MAIN, "openat2"),
+    ("workspace opened, seccomp program from the cache (or compiled), uid, cgroup hierarchies "
+     "found", MAIN, "mkdir"),
     ("cgroups created, limits written", MAIN, "clone3"),
-    ("clone3 into new namespaces, cgroup v1 attach, init starts", INIT, "mount"),
-    ("root file system built", INIT, "pivot_root"),
-    ("old root detached, hostname, loopback, setsid", INIT, "clone"),
+    ("clone3 into new namespaces, init starts", INIT, "mount"),
+    ("root file system built (the monitor attaches the init to the v1 cgroups meanwhile)", INIT,
+     "pivot_root"),
+    ("old root detached, hostname, loopback, waiting for the go, setsid", INIT, "clone"),
     ("payload: rlimits, identity, caps, no_new_privs, seccomp", PAYLOAD, "execve"),
     ("/bin/true runs", PAYLOAD, "exit_group"),
     ("init reaps it and reports", INIT, "exit_group"),

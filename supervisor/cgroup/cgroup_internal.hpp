@@ -35,6 +35,17 @@ class JailCgroupBase : public JailCgroup {
 // The directories behind a cgroup made by create_jail_cgroup (empty for any other object).
 std::vector<std::filesystem::path> cgroup_directories(const JailCgroup& cgroup);
 
+// Creates a backend's cgroup. On failure the unique_ptr destroys the half-built object, whose
+// destructor removes whatever was already created.
+template <typename Backend>
+std::unique_ptr<JailCgroup> build_jail_cgroup(const std::string& id, const CgroupLimits& limits,
+                                              const CgroupOptions& options) {
+    validate_jail_id(id);
+    auto cgroup = std::make_unique<Backend>();
+    cgroup->create(id, limits, options);
+    return cgroup;
+}
+
 std::unique_ptr<JailCgroup> create_v1_jail_cgroup(const std::string& id, const CgroupLimits& limits,
                                                   const CgroupOptions& options);
 std::unique_ptr<JailCgroup> create_v2_jail_cgroup(const std::string& id, const CgroupLimits& limits,

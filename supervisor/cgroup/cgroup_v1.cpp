@@ -305,11 +305,7 @@ std::vector<fs::path> V1JailCgroup::directories() const {
 
 std::unique_ptr<JailCgroup> create_v1_jail_cgroup(const std::string& id, const CgroupLimits& limits,
                                                   const CgroupOptions& options) {
-    validate_jail_id(id);
-    auto cgroup = std::make_unique<V1JailCgroup>();
-    // On failure the unique_ptr destroys the half-built cgroup, removing what was created.
-    cgroup->create(id, limits, options);
-    return cgroup;
+    return build_jail_cgroup<V1JailCgroup>(id, limits, options);
 }
 
 }  // namespace ccjail

@@ -18,13 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace ccjail {
-namespace profile_detail {
-// Defined in profile_validate.cpp: checks one file alone, before it is merged.
-Profile check_profile_file(const nlohmann::json& document, const std::string& name,
-                           const std::filesystem::path& file);
-}  // namespace profile_detail
+#include "profile/profile_check.hpp"
 
+namespace ccjail {
 namespace {
 
 namespace fs = std::filesystem;

@@ -17,15 +17,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "profile/profile_check.hpp"
+
 #include "profile/profile_loader.hpp"
 
 namespace ccjail {
-namespace profile_detail {
-// Declared again in profile_loader.cpp, its only caller.
-Profile check_profile_file(const nlohmann::json& document, const std::string& name,
-                           const std::filesystem::path& file);
-}  // namespace profile_detail
-
 namespace {
 
 using json = nlohmann::json;
