@@ -23,6 +23,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+constexpr milliseconds kCpuCheckEvery{250};
+
 // Forwarded to the jail; SIGWINCH is watched too, and turned into a pty resize.
 constexpr int kWatchedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGWINCH};
 
@@ -83,8 +85,10 @@ struct Observed {
 
 void take_message(const JailMessage& message, Observed& observed) {
     if (message.type == JailMessageType::setup_failed && !observed.failure) {
-        observed.failure =
-            SetupFailure{static_cast<Step>(message.step), message.err, std::string(message.text)};
+        // The record crossed a process boundary: a step outside the closed set is not cast.
+        const bool known = message.step >= 0 && message.step <= static_cast<int>(Step::supervise);
+        const Step step = known ? static_cast<Step>(message.step) : Step::supervise;
+        observed.failure = SetupFailure{step, message.err, std::string(message.text)};
     } else if (message.type == JailMessageType::child_exited) {
         observed.wait_status = message.wait_status;
     }
@@ -205,13 +209,21 @@ class Supervision {
     }
 
     void enforce_limits() {
+        if (observed_.ended_by) {
+            return;  // already killed; waiting for the init to be reapable
+        }
         const auto now = Clock::now();
         if (now >= wall_deadline_) {
             end_session(ExitStatus::wall_timeout);
         } else if (kill_deadline_ && now >= *kill_deadline_) {
             end_session(ExitStatus::killed);
-        } else if (cpu_used_ms() >= spec_.profile.limits.cpu_time_ms) {
-            end_session(ExitStatus::cpu_timeout);
+        } else if (now >= next_cpu_check_) {
+            // Reading the cgroup's counters costs several file reads: not on every wake-up of a
+            // busy terminal relay, only every kCpuCheckEvery.
+            next_cpu_check_ = now + kCpuCheckEvery;
+            if (cpu_used_ms() >= spec_.profile.limits.cpu_time_ms) {
+                end_session(ExitStatus::cpu_timeout);
+            }
         }
     }
 
@@ -220,10 +232,13 @@ class Supervision {
         return (usage.cpu_user_usec + usage.cpu_system_usec) / 1000;
     }
 
-    // The session-wide CPU budget is polled: at most every 250 ms, so an overrun is bounded by
-    // 250 ms times the CPU quota.
+    // The session-wide CPU budget is polled every 250 ms, so an overrun is bounded by 250 ms
+    // times the CPU quota.
     int timeout_ms() const {
-        auto next = std::min(wall_deadline_, Clock::now() + milliseconds(250));
+        if (observed_.ended_by) {
+            return static_cast<int>(kCpuCheckEvery.count());  // only the reap is left to see
+        }
+        auto next = std::min(wall_deadline_, next_cpu_check_);
         if (kill_deadline_) {
             next = std::min(next, *kill_deadline_);
         }
@@ -240,6 +255,7 @@ class Supervision {
     Clock::time_point start_;
     Clock::time_point wall_deadline_;
     std::optional<Clock::time_point> kill_deadline_;
+    Clock::time_point next_cpu_check_ = Clock::now() + kCpuCheckEvery;
     bool channel_open_ = true;
     bool init_exited_ = false;
     Observed observed_;
