@@ -54,8 +54,12 @@ std::unique_ptr<JailCgroup> create_v2_jail_cgroup(const std::string& id, const C
 // How long the destructor waits for the cgroup to die and for rmdir to succeed.
 inline constexpr std::chrono::milliseconds kDestroyKillTimeout{2000};
 inline constexpr std::chrono::milliseconds kDestroyRmdirTimeout{1000};
-// How often creation retries when a concurrent destructor removed the shared `ccjail`
-// directory between our mkdir of it and our mkdir of the leaf.
+// A jail never removes the shared `ccjail` parent. Removing it with the last jail and creating
+// it again with the next cost ten more mkdir/rmdir per spawn on v1, each waiting on the same
+// cgroup_mutex as the asynchronous teardown of the cgroup removed before; an empty cgroup holds
+// no process and no limit.
+// How often creation retries when something else removed the shared `ccjail` directory
+// (an admin, an older ccjail) between our mkdir of it and our mkdir of the leaf.
 inline constexpr int kCreateAttempts = 5;
 
 }  // namespace ccjail

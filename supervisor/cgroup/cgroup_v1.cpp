@@ -190,12 +190,7 @@ V1JailCgroup::~V1JailCgroup() {
             spdlog::warn("cgroup {} could not be removed", dir.leaf.string());
         }
     }
-    for (const auto& dir : dirs_) {
-        if (dir.intermediate) {
-            // Other jails may still live in it (EBUSY/ENOTEMPTY): the last one removes it.
-            ::rmdir(dir.intermediate->c_str());
-        }
-    }
+    // The shared `ccjail` directory stays (cgroup_internal.hpp says why).
 }
 
 std::string V1JailCgroup::describe() const {

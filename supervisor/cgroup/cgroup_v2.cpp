@@ -207,10 +207,7 @@ V2JailCgroup::~V2JailCgroup() {
     if (!cgroup_fs::remove_dir(leaf_, kDestroyRmdirTimeout)) {
         spdlog::warn("cgroup {} could not be removed", leaf_.string());
     }
-    if (intermediate_) {
-        // Other jails may still live in it (EBUSY/ENOTEMPTY): the last one removes it.
-        ::rmdir(intermediate_->c_str());
-    }
+    // The shared `ccjail` directory stays (cgroup_internal.hpp says why).
 }
 
 void V2JailCgroup::attach(pid_t pid) {
