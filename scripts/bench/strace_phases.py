@@ -21,7 +21,7 @@ MAIN, INIT, PAYLOAD = "monitor", "init", "payload"
 
 # (what the phase does, the role and syscall whose entry ends it)
 PHASES = [
-    ("exec, options, v1 migration warm-up forked, profile read and merged", MAIN, "openat2"),
+    ("exec, options, profile read and merged", MAIN, "openat2"),
     ("workspace opened, seccomp program from the cache (or compiled), uid, cgroup hierarchies "
      "found", MAIN, "mkdir"),
     ("cgroups created, limits written", MAIN, "clone3"),

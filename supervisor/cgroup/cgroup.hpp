@@ -73,20 +73,6 @@ CgroupVersion detect_cgroup_version(const CgroupOptions& options);
 std::unique_ptr<JailCgroup> create_jail_cgroup(const std::string& id, const CgroupLimits& limits,
                                                const CgroupOptions& options);
 
-// Starts, in a short-lived child, the RCU grace period that the first cgroup v1 attach would
-// otherwise wait for (migration_warmup.cpp). Construct it as early as possible; the destructor
-// reaps the child. Does nothing on v2.
-class MigrationWarmup {
-  public:
-    explicit MigrationWarmup(const CgroupOptions& options);
-    MigrationWarmup(const MigrationWarmup&) = delete;
-    MigrationWarmup& operator=(const MigrationWarmup&) = delete;
-    ~MigrationWarmup();
-
-  private:
-    pid_t child_ = -1;
-};
-
 // Parsers, public for the unit tests.
 // /proc/<pid>/cgroup: "hierarchy-id:controllers:path" lines -> controller (or "" for v2) -> path.
 std::map<std::string, std::string> parse_proc_cgroup(std::string_view text);

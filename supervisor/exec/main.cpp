@@ -100,7 +100,6 @@ ccjail::ExitReport run(Options& o) {
     if (!o.cgroup_parent.empty()) {
         o.host.cgroup.parent = o.cgroup_parent;
     }
-    const ccjail::MigrationWarmup warmup(o.host.cgroup);
     ccjail::Profile profile;
     try {
         profile = ccjail::load_profile(o.profile, o.profiles_dir);

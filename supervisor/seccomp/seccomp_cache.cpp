@@ -1,12 +1,13 @@
 #include <fcntl.h>
 #include <linux/filter.h>
-#include <openssl/evp.h>
 #include <seccomp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <string>
 
 #include "common/unique_fd.hpp"
@@ -43,45 +44,49 @@ std::string cache_key_text(const SeccompPolicy& policy) {
     return text;
 }
 
-std::string sha256_hex(const std::string& text) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-        return {};
-    }
-    std::string hex;
-    for (unsigned int i = 0; i < length; ++i) {
-        char byte[3];
-        std::snprintf(byte, sizeof byte, "%02x", digest[i]);
-        hex += byte;
-    }
-    return hex;
+// The file name only spreads entries out; the full key text is stored in the file and compared
+// on every read, so a name collision can only ever cost a recompilation. (No cryptographic hash
+// here: OpenSSL's lazy initialisation alone cost more CPU than reading the entry.)
+std::string file_name_for(const std::string& key) {
+    char name[32];
+    std::snprintf(name, sizeof name, "seccomp-%016zx.bpf", std::hash<std::string>{}(key));
+    return name;
 }
 
 // A cached program is believed only from a regular file of ours that nobody else can write:
 // whoever can replace it decides what the jail may call.
-std::optional<SeccompProgram> read_cached(const std::filesystem::path& file) {
+// Layout: the key text, a NUL, then the BPF instructions.
+std::optional<SeccompProgram> read_cached(const std::filesystem::path& file,
+                                          const std::string& key) {
     UniqueFd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) {
         return std::nullopt;
     }
     struct stat st {};
+    const std::size_t header = key.size() + 1;
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
-        (st.st_mode & 077) != 0 || st.st_size <= 0 || st.st_size % sizeof(sock_filter) != 0 ||
-        static_cast<std::size_t>(st.st_size) > BPF_MAXINSNS * sizeof(sock_filter)) {
+        (st.st_mode & 077) != 0 || static_cast<std::size_t>(st.st_size) <= header ||
+        (static_cast<std::size_t>(st.st_size) - header) % sizeof(sock_filter) != 0 ||
+        static_cast<std::size_t>(st.st_size) - header > BPF_MAXINSNS * sizeof(sock_filter)) {
+        return std::nullopt;
+    }
+    std::string content(static_cast<std::size_t>(st.st_size), '\0');
+    if (::pread(fd.get(), content.data(), content.size(), 0) !=
+        static_cast<ssize_t>(content.size())) {
+        return std::nullopt;
+    }
+    if (content.compare(0, key.size(), key) != 0 || content[key.size()] != '\0') {
         return std::nullopt;
     }
     SeccompProgram program;
-    program.instructions.resize(static_cast<std::size_t>(st.st_size) / sizeof(sock_filter));
-    const auto bytes = static_cast<std::size_t>(st.st_size);
-    if (::pread(fd.get(), program.instructions.data(), bytes, 0) != static_cast<ssize_t>(bytes)) {
-        return std::nullopt;
-    }
+    program.instructions.resize((content.size() - header) / sizeof(sock_filter));
+    std::memcpy(program.instructions.data(), content.data() + header, content.size() - header);
     return program;
 }
 
 // Best effort: a cache that cannot be written only costs the next spawn a compilation.
-void write_cached(const std::filesystem::path& file, const SeccompProgram& program) {
+void write_cached(const std::filesystem::path& file, const std::string& key,
+                  const SeccompProgram& program) {
     std::error_code ignored;
     std::filesystem::create_directories(file.parent_path(), ignored);
     ::chmod(file.parent_path().c_str(), 0700);
@@ -91,9 +96,12 @@ void write_cached(const std::filesystem::path& file, const SeccompProgram& progr
     if (!fd) {
         return;
     }
-    const std::size_t bytes = program.instructions.size() * sizeof(sock_filter);
+    std::string content = key;
+    content.push_back('\0');
+    content.append(reinterpret_cast<const char*>(program.instructions.data()),
+                   program.instructions.size() * sizeof(sock_filter));
     const bool written =
-        ::write(fd.get(), program.instructions.data(), bytes) == static_cast<ssize_t>(bytes);
+        ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size());
     fd.reset();
     if (!written || ::rename(temporary.c_str(), file.c_str()) != 0) {
         ::unlink(temporary.c_str());
@@ -104,17 +112,18 @@ void write_cached(const std::filesystem::path& file, const SeccompProgram& progr
 
 std::filesystem::path seccomp_cache_file(const SeccompPolicy& policy,
                                          const std::filesystem::path& cache_dir) {
-    return cache_dir / ("seccomp-" + sha256_hex(cache_key_text(policy)) + ".bpf");
+    return cache_dir / file_name_for(cache_key_text(policy));
 }
 
 SeccompProgram compile_seccomp_cached(const SeccompPolicy& policy,
                                       const std::filesystem::path& cache_dir) {
-    const auto file = seccomp_cache_file(policy, cache_dir);
-    if (auto cached = read_cached(file)) {
+    const std::string key = cache_key_text(policy);
+    const auto file = cache_dir / file_name_for(key);
+    if (auto cached = read_cached(file, key)) {
         return std::move(*cached);
     }
     SeccompProgram program = compile_seccomp(policy);
-    write_cached(file, program);
+    write_cached(file, key, program);
     return program;
 }
 

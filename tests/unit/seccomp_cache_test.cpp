@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "common/error.hpp"
 #include "seccomp/seccomp_policy.hpp"
@@ -24,13 +25,19 @@ class SeccompCache : public ::testing::Test {
     }
     void TearDown() override { fs::remove_all(dir_.parent_path()); }
 
-    // A one-instruction program no compilation would produce: seeing it back proves a hit.
-    void plant(const fs::path& file, mode_t mode, std::size_t bytes = sizeof(sock_filter)) {
-        fs::create_directories(file.parent_path());
+    // Replaces the program part of the entry the first call stored (after the key and its NUL)
+    // with a one-instruction program no compilation would produce: seeing it back proves a hit.
+    // `extra` bytes make the entry's size wrong.
+    static void replace_program(const fs::path& file, mode_t mode, std::size_t extra = 0) {
+        std::ifstream in(file, std::ios::binary);
+        std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const auto end_of_key = content.find('\0');
+        ASSERT_NE(end_of_key, std::string::npos);
         const sock_filter allow = BPF_STMT(BPF_RET | BPF_K, 0x7fff0000U);
-        std::string content(reinterpret_cast<const char*>(&allow), sizeof allow);
-        content.resize(bytes, '\0');
-        std::ofstream(file, std::ios::binary) << content;
+        content.resize(end_of_key + 1);
+        content.append(reinterpret_cast<const char*>(&allow), sizeof allow);
+        content.append(extra, '\0');
+        std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
         ASSERT_EQ(::chmod(file.c_str(), mode), 0);
     }
 
@@ -45,7 +52,8 @@ TEST_F(SeccompCache, MissCompilesAndStoresAPrivateFile) {
     struct stat st {};
     ASSERT_EQ(::stat(file.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0600u);
-    EXPECT_EQ(static_cast<std::size_t>(st.st_size),
+    // The key text and a NUL, then the instructions.
+    EXPECT_GT(static_cast<std::size_t>(st.st_size),
               program.instructions.size() * sizeof(sock_filter));
     ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0700u);
@@ -53,14 +61,29 @@ TEST_F(SeccompCache, MissCompilesAndStoresAPrivateFile) {
 
 TEST_F(SeccompCache, HitReturnsTheStoredProgram) {
     const SeccompPolicy policy;
-    plant(seccomp_cache_file(policy, dir_), 0600);
+    compile_seccomp_cached(policy, dir_);
+    replace_program(seccomp_cache_file(policy, dir_), 0600);
     EXPECT_EQ(compile_seccomp_cached(policy, dir_).instructions.size(), 1u);
+}
+
+TEST_F(SeccompCache, AnEntryForAnotherKeyIsNotBelieved) {
+    SeccompPolicy policy;
+    compile_seccomp_cached(policy, dir_);
+    const auto file = seccomp_cache_file(policy, dir_);
+    replace_program(file, 0600);
+    // Same file name, different key text inside: as after a name collision.
+    std::ifstream in(file, std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    content[content.find("allow ")] = 'A';
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+    EXPECT_GT(compile_seccomp_cached(policy, dir_).instructions.size(), 1u);
 }
 
 TEST_F(SeccompCache, AFileOthersCanWriteIsNotBelieved) {
     const SeccompPolicy policy;
     const auto file = seccomp_cache_file(policy, dir_);
-    plant(file, 0666);
+    compile_seccomp_cached(policy, dir_);
+    replace_program(file, 0666);
     EXPECT_GT(compile_seccomp_cached(policy, dir_).instructions.size(), 1u);
     struct stat st {};
     ASSERT_EQ(::stat(file.c_str(), &st), 0);
@@ -69,7 +92,8 @@ TEST_F(SeccompCache, AFileOthersCanWriteIsNotBelieved) {
 
 TEST_F(SeccompCache, ATruncatedFileIsNotBelieved) {
     const SeccompPolicy policy;
-    plant(seccomp_cache_file(policy, dir_), 0600, sizeof(sock_filter) + 3);
+    compile_seccomp_cached(policy, dir_);
+    replace_program(seccomp_cache_file(policy, dir_), 0600, 3);
     EXPECT_GT(compile_seccomp_cached(policy, dir_).instructions.size(), 1u);
 }
 
