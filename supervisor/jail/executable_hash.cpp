@@ -1,6 +1,7 @@
 #include "jail/executable_hash.hpp"
 
-#include <openssl/evp.h>
+#define OPENSSL_SUPPRESS_DEPRECATED  // SHA256_*: see sha256_of_fd
+#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -166,14 +167,14 @@ bool settled(const FileIdentity& id) {
 
 }  // namespace
 
+// OpenSSL's one-algorithm SHA256_* interface, not EVP: EVP's fetch machinery links in every
+// provider and algorithm of libcrypto, and ccjail-exec is a static binary whose start-up cost
+// grows with each relocation (docs/performance.md). The interface is deprecated in OpenSSL 3,
+// not removed; it computes the same digest.
 std::string sha256_of_fd(int fd) {
-    const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                      &EVP_MD_CTX_free);
-    if (!ctx) {
-        openssl_failed("EVP_MD_CTX_new");
-    }
-    if (EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-        openssl_failed("EVP_DigestInit_ex");
+    SHA256_CTX ctx;
+    if (SHA256_Init(&ctx) != 1) {
+        openssl_failed("SHA256_Init");
     }
     std::vector<unsigned char> buffer(kReadChunk);
     off_t offset = 0;
@@ -188,17 +189,16 @@ std::string sha256_of_fd(int fd) {
         if (n == 0) {
             break;
         }
-        if (EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n)) != 1) {
-            openssl_failed("EVP_DigestUpdate");
+        if (SHA256_Update(&ctx, buffer.data(), static_cast<size_t>(n)) != 1) {
+            openssl_failed("SHA256_Update");
         }
         offset += n;
     }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) {
-        openssl_failed("EVP_DigestFinal_ex");
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    if (SHA256_Final(digest, &ctx) != 1) {
+        openssl_failed("SHA256_Final");
     }
-    return to_hex(digest, length);
+    return to_hex(digest, SHA256_DIGEST_LENGTH);
 }
 
 void verify_sha256(int fd, const std::string& expected,
