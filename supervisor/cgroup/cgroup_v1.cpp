@@ -49,6 +49,7 @@ class V1JailCgroup final : public JailCgroupBase {
     std::string describe() const override;
     int clone_into_fd() const override { return -1; }
     void attach(pid_t pid) override;
+    void attach_self() const override;
     bool populated() const override;
     CgroupUsage usage() const override;
     bool kill_all(std::chrono::milliseconds timeout) override;
@@ -200,6 +201,12 @@ std::string V1JailCgroup::describe() const {
         text += dir.leaf.string();
     }
     return text;
+}
+
+void V1JailCgroup::attach_self() const {
+    for (const auto& dir : dirs_) {
+        cgroup_fs::write_file(dir.leaf / "tasks", "0", Step::cgroup_attach);
+    }
 }
 
 void V1JailCgroup::attach(pid_t pid) {

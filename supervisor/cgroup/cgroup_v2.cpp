@@ -121,6 +121,7 @@ class V2JailCgroup final : public JailCgroupBase {
     std::string describe() const override { return leaf_.string(); }
     int clone_into_fd() const override { return leaf_fd_.get(); }
     void attach(pid_t pid) override;
+    void attach_self() const override {}
     bool populated() const override;
     CgroupUsage usage() const override;
     bool kill_all(std::chrono::milliseconds timeout) override;

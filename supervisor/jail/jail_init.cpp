@@ -139,23 +139,24 @@ int supervise(pid_t payload, const sigset_t& signals) {
 }
 
 // Returns the pty slave for the program when the spec asks for a pty.
-UniqueFd build_jail(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
-    // On cgroup v1 the monitor is attaching us to five hierarchies meanwhile, and the first
-    // write to cgroup.procs waits for an RCU grace period (milliseconds): building the root in
-    // parallel hides most of it. Nothing the program runs exists before the go. What the build
-    // allocates (a few KiB of tmpfs for synthesized files) is charged to the monitor's cgroup.
-    build_root_filesystem(spec);
-    set_hostname(spec.profile.hostname);
-    if (spec.profile.network == NetworkMode::none) {
-        bring_up_loopback();
+UniqueFd build_jail(const JailSpec& spec, const JailCgroup& cgroup, int channel_fd) {
+    // First into the jail's cgroups, so that everything below is charged and limited there;
+    // then the cgroup namespace, whose root becomes the jail's own cgroup (v2: done by clone3).
+    if (cgroup.clone_into_fd() < 0) {
+        cgroup.attach_self();
+        if (::unshare(CLONE_NEWCGROUP) != 0) {
+            throw_errno(Step::cgroup_attach, "unshare(CLONE_NEWCGROUP)");
+        }
     }
+    // The go means the monitor watches us (pidfd, signals); it sends it right after the clone.
     auto go = receive_message(channel_fd);
     if (!go || go->type != JailMessageType::go) {
         ::_exit(kSetupFailedExit);  // the monitor is gone; nobody to report to
     }
-    // After the attach, so that the namespace's root is the jail's own cgroup.
-    if (unshare_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) {
-        throw_errno(Step::cgroup_attach, "unshare(CLONE_NEWCGROUP)");
+    build_root_filesystem(spec);
+    set_hostname(spec.profile.hostname);
+    if (spec.profile.network == NetworkMode::none) {
+        bring_up_loopback();
     }
     // A session of its own: terminal signals of the caller reach only the monitor, which
     // forwards them once.
@@ -174,7 +175,7 @@ UniqueFd build_jail(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
 
 }  // namespace
 
-void run_jail_init(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
+void run_jail_init(const JailSpec& spec, const JailCgroup& cgroup, int channel_fd) {
     // If the monitor dies, so does the jail: nobody would collect its report or its cgroup.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     hide_command_line();
@@ -182,7 +183,7 @@ void run_jail_init(const JailSpec& spec, int channel_fd, bool unshare_cgroup) {
     ::sigprocmask(SIG_BLOCK, &signals, nullptr);
     UniqueFd pty_slave;
     try {
-        pty_slave = build_jail(spec, channel_fd, unshare_cgroup);
+        pty_slave = build_jail(spec, cgroup, channel_fd);
     } catch (const JailError& error) {
         report_and_exit(channel_fd, error);
     } catch (const std::exception& error) {

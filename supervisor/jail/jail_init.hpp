@@ -10,8 +10,8 @@ namespace ccjail {
 // init: reaps zombies, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the payload,
 // reports the payload's wait status on `channel_fd` and exits. When pid 1 of a pid namespace
 // exits the kernel kills everything left in it, so double-forked daemons die with the session.
-// `unshare_cgroup` is set on cgroup v1, where the namespace is created only after the monitor
-// has moved us into the jail's cgroups. Never returns.
-[[noreturn]] void run_jail_init(const JailSpec& spec, int channel_fd, bool unshare_cgroup);
+// On cgroup v1 it first moves itself into the jail's cgroups and only then creates its cgroup
+// namespace (on v2 clone3 did both). Never returns.
+[[noreturn]] void run_jail_init(const JailSpec& spec, const JailCgroup& cgroup, int channel_fd);
 
 }  // namespace ccjail

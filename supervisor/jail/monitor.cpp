@@ -57,7 +57,7 @@ ClonedInit clone_init(const JailSpec& spec, const JailCgroup& cgroup, int child_
     }
     if (pid == 0) {
         ::close(parent_channel);
-        run_jail_init(spec, child_channel, !v2);
+        run_jail_init(spec, cgroup, child_channel);
     }
     return {static_cast<pid_t>(pid), UniqueFd(pidfd)};
 }
@@ -317,26 +317,12 @@ ExitReport run_jail(const JailSpec& spec, const MonitorOptions& options) {
         signal_fd = block_and_watch_signals();
         init = clone_init(spec, *cgroup, child_channel.get(), parent_channel.get());
         child_channel.reset();
-        if (cgroup->clone_into_fd() < 0) {
-            cgroup->attach(init.pid);
-        }
     } catch (const JailError& error) {
         if (init.pidfd) {
             cgroup->kill_all(options.drain_timeout);
             ::syscall(SYS_pidfd_send_signal, init.pidfd.get(), SIGKILL, nullptr, 0);
             siginfo_t info{};
             ::waitid(P_PIDFD, static_cast<id_t>(init.pidfd.get()), &info, WEXITED);
-            // The init builds its root while we attach it: if that failed first, the attach
-            // failed only because the init was gone, and the init's own report is the cause.
-            Observed observed;
-            drain_messages(parent_channel.get(), observed);
-            if (observed.failure) {
-                ExitReport report;
-                report.id = spec.id;
-                report.status = ExitStatus::setup_failed;
-                report.failure = observed.failure;
-                return report;
-            }
         }
         return failed_before_clone(spec, error);
     }
