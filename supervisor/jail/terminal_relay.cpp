@@ -9,6 +9,8 @@
 namespace ccjail {
 namespace {
 
+constexpr int kDrainWaitMs = 5000;
+
 void set_nonblocking(int fd) {
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags >= 0) {
@@ -101,7 +103,15 @@ void TerminalRelay::drain() {
         while (!from_jail_.buffer.empty()) {
             const ssize_t n =
                 ::write(from_jail_.to, from_jail_.buffer.data(), from_jail_.buffer.size());
-            if (n <= 0 && errno != EINTR && errno != EAGAIN) {
+            if (n < 0 && errno == EAGAIN) {
+                // A non-blocking output that is full: wait for room, but not forever.
+                struct pollfd p = {from_jail_.to, POLLOUT, 0};
+                if (::poll(&p, 1, kDrainWaitMs) <= 0) {
+                    return;
+                }
+                continue;
+            }
+            if (n <= 0 && errno != EINTR) {
                 return;
             }
             if (n > 0) {
