@@ -13,6 +13,7 @@ build_ccjail
 
 passed=0
 failed=0
+skipped=0
 failures=()
 
 # Runs one tier; counts its tests from the runner's own summary line.
@@ -22,18 +23,22 @@ tier() {
   local out rc=0
   out=$(mktemp)
   "$@" 2>&1 | tee "$out" || rc=$?
-  local p f
+  local p f s
   p=$(sed -nE 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$out" | tail -1)
   f=$(sed -nE 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$out" | tail -1)
+  s=$(sed -nE 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\3/p' "$out" | tail -1)
   if [ -z "$p" ]; then
+    # ctest: "N% tests passed, F tests failed out of T", skipped tests listed as "(Skipped)".
     local total
     total=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/p' "$out" | tail -1)
     f=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/p' "$out" | tail -1)
-    p=$(( ${total:-0} - ${f:-0} ))
+    s=$(grep -c '(Skipped)' "$out" || true)
+    p=$(( ${total:-0} - ${f:-0} - ${s:-0} ))
   fi
   rm -f "$out"
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
+  skipped=$((skipped + ${s:-0}))
   if [ "$rc" -eq 77 ]; then
     echo "$name: skipped (the tier printed why)"
     return 0
@@ -42,7 +47,7 @@ tier() {
     failures+=("$name")
     [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
   fi
-  echo "$name: ${p:-0} passed, ${f:-0} failed"
+  echo "$name: ${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
 }
 
 format_check() {
@@ -79,5 +84,5 @@ log "summary"
 if [ ${#failures[@]} -gt 0 ]; then
   echo "failed tiers: ${failures[*]}"
 fi
-echo "total: $passed passed, $failed failed"
+echo "total: $passed passed, $failed failed, $skipped skipped"
 [ ${#failures[@]} -eq 0 ]
