@@ -17,7 +17,7 @@ enum class ErrorCode {
     unsupported_version,  // hello asked for a protocol version the daemon does not speak
     unknown_op,           // the request names an op the daemon does not have
     unknown_profile,      // spawn names a profile that does not exist
-    forbidden,            // the peer may not do this (role, read-only attach, limit raise)
+    forbidden,            // the peer may not do this (role, read-only attach)
     not_found,            // no such session visible to this peer
     too_many_sessions,    // a concurrent-session limit (global, per uid, per user label)
     rate_limited,         // the spawn rate or input rate limit
