@@ -306,6 +306,8 @@ ExitReport run_jail(const JailSpec& spec, const MonitorOptions& options) {
     std::unique_ptr<JailCgroup> cgroup;
     UniqueFd parent_channel, child_channel, signal_fd;
     ClonedInit init;
+    // The clone is the last thing that can fail here: every failure below leaves no process,
+    // and the cgroup object removes itself.
     try {
         cgroup = create_jail_cgroup(spec.id, spec.cgroup_limits, options.cgroup);
         int pair[2];
@@ -316,16 +318,10 @@ ExitReport run_jail(const JailSpec& spec, const MonitorOptions& options) {
         child_channel.reset(pair[1]);
         signal_fd = block_and_watch_signals();
         init = clone_init(spec, *cgroup, child_channel.get(), parent_channel.get());
-        child_channel.reset();
     } catch (const JailError& error) {
-        if (init.pidfd) {
-            cgroup->kill_all(options.drain_timeout);
-            ::syscall(SYS_pidfd_send_signal, init.pidfd.get(), SIGKILL, nullptr, 0);
-            siginfo_t info{};
-            ::waitid(P_PIDFD, static_cast<id_t>(init.pidfd.get()), &info, WEXITED);
-        }
         return failed_before_clone(spec, error);
     }
+    child_channel.reset();
     JailMessage go;
     go.type = JailMessageType::go;
     send_message(parent_channel.get(), go);

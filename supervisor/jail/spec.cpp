@@ -1,4 +1,5 @@
 #include "jail/spec.hpp"
+#include "common/text.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -22,13 +23,9 @@ namespace {
 
 constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 
-bool has_control_character(std::string_view text, bool allow_multiline = false) {
+bool has_refused_character(std::string_view text, bool allow_multiline) {
     return std::any_of(text.begin(), text.end(), [allow_multiline](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        if (allow_multiline && (c == '\n' || c == '\t')) {
-            return false;
-        }
-        return u < 0x20 || u == 0x7f;
+        return is_control_character(c) && !(allow_multiline && (c == '\n' || c == '\t'));
     });
 }
 
@@ -36,7 +33,7 @@ std::string printable(std::string_view text) {
     std::string out;
     for (char c : text.substr(0, 64)) {
         const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
+        if (is_control_character(c)) {
             char buffer[8];
             std::snprintf(buffer, sizeof buffer, "\\x%02x", u);
             out += buffer;
@@ -211,7 +208,7 @@ std::vector<std::string> checked_argv(const CommandPolicy& policy,
     std::size_t total = 0;
     for (std::size_t i = 0; i < request_argv.size(); ++i) {
         const auto& arg = request_argv[i];
-        if (has_control_character(arg, policy.allow_multiline)) {
+        if (has_refused_character(arg, policy.allow_multiline)) {
             reject("argv[" + std::to_string(i) + "]: contains a NUL or control character: \"" +
                    printable(arg) + "\"");
         }

@@ -1,4 +1,5 @@
 #include "jail/workspace.hpp"
+#include "common/text.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -34,11 +35,8 @@ void check_characters(const std::filesystem::path& requested) {
     if (text.size() >= PATH_MAX) {
         refuse(ENAMETOOLONG, "the requested path is longer than PATH_MAX");
     }
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20 || byte == 0x7f) {
-            refuse(EINVAL, "the requested path contains a NUL or control character");
-        }
+    if (has_control_character(text)) {
+        refuse(EINVAL, "the requested path contains a NUL or control character");
     }
 }
 

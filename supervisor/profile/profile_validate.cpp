@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.hpp"
 #include "profile/profile_check.hpp"
 
 #include "profile/profile_loader.hpp"
@@ -51,13 +52,6 @@ std::string in_quotes(std::string_view text) {
     return describe(json(std::string(text)));
 }
 
-bool has_control_char(std::string_view text) {
-    return std::any_of(text.begin(), text.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
-    });
-}
-
 bool is_env_name(std::string_view name) {
     if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) {
         return false;
@@ -84,7 +78,7 @@ std::optional<std::string> path_problem(std::string_view path) {
     if (path.front() != '/') {
         return "expected an absolute path, got " + in_quotes(path);
     }
-    if (has_control_char(path)) {
+    if (has_control_character(path)) {
         return "path contains a NUL or control character: " + in_quotes(path);
     }
     if (path.size() > kPathMax) {
@@ -243,7 +237,7 @@ class Reader {
 
     std::string plain_text(const json& v, const Pointer& at) const {
         std::string s = text(v, at);
-        if (has_control_char(s)) {
+        if (has_control_character(s)) {
             fail(at, "string contains a control character: " + describe(v));
         }
         return s;

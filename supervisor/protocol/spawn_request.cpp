@@ -3,6 +3,7 @@
 // engine's checks (checked_argv, built_environment, resolve_spec).
 
 #include "protocol/spawn_request.hpp"
+#include "common/text.hpp"
 
 #include <array>
 #include <cmath>
@@ -52,7 +53,7 @@ std::string child(const std::string& parent, std::string_view key) {
             out += "~0";
         } else if (c == '/') {
             out += "~1";
-        } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        } else if (is_control_character(c)) {
             out += '?';
         } else {
             out += c;
@@ -104,10 +105,6 @@ std::uint64_t in_range(const json& value, std::uint64_t low, std::uint64_t high,
     return n;
 }
 
-bool is_control(char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-}
-
 void no_nul(std::string_view text, const std::string& pointer) {
     if (text.find('\0') != std::string_view::npos) {
         fail(pointer, "contains NUL");
@@ -124,19 +121,9 @@ void at_most(std::size_t size, std::size_t limit, std::string_view unit,
 
 // The profile loader reads a name holding '/' or ending in ".json" as a file path: this rule is
 // what keeps a client from making the daemon load a file of its choosing.
+// The user-label pattern, and never a file name the loader would take as a path.
 bool plain_profile_name(std::string_view name) {
-    if (name.empty() || name.size() > 64) {
-        return false;
-    }
-    for (std::size_t i = 0; i < name.size(); ++i) {
-        const char c = name[i];
-        const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        const bool punct = c == '.' || c == '_' || c == '-';
-        if (!(alnum || (i > 0 && punct))) {
-            return false;
-        }
-    }
-    return !name.ends_with(".json");
+    return valid_user_label(name) && !name.ends_with(".json");
 }
 
 std::string parse_profile(const json& value) {
@@ -186,7 +173,7 @@ std::string parse_path(const json& value, const std::string& pointer) {
     at_most(path.size(), kMaxPathBytes, "bytes", pointer);
     no_nul(path, pointer);
     for (const char c : path) {
-        if (is_control(c)) {
+        if (is_control_character(c)) {
             fail(pointer, "contains a control character");
         }
     }
