@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# The main job on a fresh Debian 12 machine, as root: install what is missing, build, and start
-# a jailed interactive shell on the `shell` profile (the daemon takes this place once it exists).
-# Usage: scripts/run.sh [--user LABEL] [-- BASH-ARGS...]   e.g. scripts/run.sh -- -c 'id; ls /'
-# The shell profile runs `bash -l`; arguments after -- go to that bash.
+# The main job on a fresh Debian 12 machine, as root: install what is missing, build, and run
+# the supervisor daemon ccjaild in the foreground on the repo's profiles, with everything it
+# writes below run/ in the clone (socket run/ccjaild.sock). Ctrl-C stops it cleanly (every
+# session is killed with its grace period). Flags after -- go to ccjaild (docs/operations.md).
+# Usage: scripts/run.sh [-- CCJAILD-FLAGS...]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
 
-user=demo
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --user) user=$2; shift 2 ;;
     --) shift; args=("$@"); break ;;
-    *) echo "usage: $0 [--user LABEL] [-- COMMAND...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-- CCJAILD-FLAGS...]" >&2; exit 2 ;;
   esac
 done
 
 ensure_packages "${CCJAIL_BUILD_PACKAGES[@]}" git bash coreutils
 build_ccjail
 
-# A terminal of the jail's own when we have one to relay it to.
-tty_flag=()
-[ -t 0 ] && [ -t 1 ] && tty_flag=(--pty)
-log "jailed shell: profile shell, user $user, workspace /var/lib/ccjail/workspaces/$user (exit to leave)"
-exec "$CCJAIL_BUILD/supervisor/ccjail-exec" --profile shell --profiles-dir "$CCJAIL_ROOT/profiles" \
-  --user "$user" "${tty_flag[@]}" --status-json - -- "${args[@]}"
+state="$CCJAIL_ROOT/run/state"
+socket="$CCJAIL_ROOT/run/ccjaild.sock"
+mkdir -p "$CCJAIL_ROOT/run"
+ctl="$CCJAIL_BUILD/supervisor/ccjailctl --socket $socket"
+log "ccjaild on $socket (state in $state); in another terminal, try:"
+cat >&2 <<TRY
+  $ctl run --user alice                 # a jailed login shell (profile "shell")
+  $ctl run --pipe --user alice -- -c 'id; ls /'
+  $ctl list
+  $ctl check --profiles-dir $CCJAIL_ROOT/profiles
+TRY
+exec "$CCJAIL_BUILD/supervisor/ccjaild" --profiles-dir "$CCJAIL_ROOT/profiles" \
+  --socket "$socket" --state-dir "$state" --exec-path "$CCJAIL_BUILD/supervisor/ccjail-exec" \
+  "${args[@]}"

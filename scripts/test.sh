@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test tier on a fresh Debian 12 machine, as root: install what is missing, build, run
-# format check, unit, integration (real jails on this kernel's cgroups) and the cgroup v2 VM tier.
+# format check, unit, integration (real jails on this kernel's cgroups), daemon (a real ccjaild
+# on a temporary socket) and the cgroup v2 VM tier.
 # Usage: scripts/test.sh [--skip-vm]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
@@ -74,6 +75,7 @@ ctest_tier() {
 tier format format_check
 tier unit ctest_tier unit
 tier integration ctest_tier integration
+tier daemon ctest_tier daemon
 if [ "$skip_vm" -eq 0 ]; then
   tier vm-cgroup-v2 bash "$CCJAIL_ROOT/tests/vm/run.sh" "$CCJAIL_BUILD"
 else

@@ -1,6 +1,7 @@
 // ccjail-exec: runs one command in a jail built from a profile, with the caller's stdio, and
 // stays as its monitor until the session ends. Exit code: the program's, 128+N for signal N,
-// 125 when the jail could not be built (docs/architecture.md).
+// 125 when the jail could not be built (docs/architecture.md). With --daemon-fd it is instead
+// one session's monitor for ccjaild, driven over the link on that fd (docs/link.md).
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 
 #include "jail/monitor.hpp"
 #include "jail/terminal_relay.hpp"
+#include "link/monitor_service.hpp"
 #include "profile/profile_loader.hpp"
 
 namespace {
@@ -28,12 +30,14 @@ struct Options {
     std::string cgroup_parent;
     int kill_grace_ms = 5000;
     bool pty = false;
+    int daemon_fd = -1;
     ccjail::HostConfig host;
     std::vector<std::string> argv;
 };
 
 void add_options(CLI::App& app, Options& o) {
-    app.add_option("--profile", o.profile, "profile name or path to a .json file")->required();
+    app.add_option("--profile", o.profile,
+                   "profile name or path to a .json file (required unless --daemon-fd)");
     app.add_option("--profiles-dir", o.profiles_dir, "where profile names are looked up")
         ->capture_default_str();
     app.add_option(
@@ -61,6 +65,10 @@ void add_options(CLI::App& app, Options& o) {
     app.add_flag("-t,--pty", o.pty,
                  "give the program a terminal of the jail's own (relayed to this one, which is "
                  "put in raw mode)");
+    app.add_option("--daemon-fd", o.daemon_fd,
+                   "be the monitor of one ccjaild session, driven over the link socket on this fd "
+                   "(every other option is ignored; the daemon's start message says it all)")
+        ->check(CLI::Range(3, 1 << 20));
     app.add_option("argv", o.argv, "the command and its arguments (after --)");
 }
 
@@ -141,10 +149,16 @@ int main(int argc, char** argv) {
     Options options;
     add_options(app, options);
     CLI11_PARSE(app, argc, argv);
+    if (options.daemon_fd < 0 && options.profile.empty()) {
+        return app.exit(CLI::RequiredError("--profile"));
+    }
     if (::geteuid() != 0) {
         std::cerr << "ccjail-exec: must be started as root (it builds namespaces, mounts and "
                      "cgroups, then drops to the profile's uid)\n";
         return 125;
+    }
+    if (options.daemon_fd >= 0) {
+        return ccjail::link::run_monitor_service(options.daemon_fd);
     }
     const ccjail::ExitReport report = run(options);
     if (report.failure) {

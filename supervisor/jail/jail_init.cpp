@@ -29,13 +29,27 @@ constexpr int kSetupFailedExit = 125;
     ::_exit(kSetupFailedExit);
 }
 
-[[noreturn]] void run_payload(const JailSpec& spec, int channel_fd, int pty_slave) {
+// Pipe mode: the monitor's pipes become the program's stdio. Each source is above 2 (the
+// monitor's own 0-2 are open), so no dup2 overwrites a source still to be used.
+void attach_stdio_pipes(const InitFds& fds) {
+    const int sources[] = {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd};
+    for (int target = 0; target < 3; ++target) {
+        if (sources[target] >= 0 && ::dup2(sources[target], target) < 0) {
+            throw_errno(Step::terminal, "cannot attach the stdio pipes");
+        }
+    }
+}
+
+[[noreturn]] void run_payload(const JailSpec& spec, const InitFds& fds, int pty_slave) {
+    const int channel_fd = fds.channel;
     try {
         reset_signals();
         ::umask(022);
         enter_new_session();
         if (pty_slave >= 0) {
             attach_controlling_terminal(pty_slave);
+        } else {
+            attach_stdio_pipes(fds);
         }
         apply_rlimits(spec.profile.limits);
         become_unprivileged(spec.uid, spec.gid);
@@ -138,6 +152,18 @@ int supervise(pid_t payload, const sigset_t& signals) {
     }
 }
 
+// A pidfd names the program across pid namespaces: the monitor signals it directly, which
+// reaches it with every signal (SIGSTOP and SIGKILL included) rather than the few the init can
+// catch and forward. Best effort: without it the monitor signals the init.
+void pass_payload_pidfd(int channel_fd, pid_t payload) {
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, payload, 0)));
+    if (pidfd) {
+        JailMessage message;
+        message.type = JailMessageType::payload_pidfd;
+        send_message_with_fd(channel_fd, message, pidfd.get());
+    }
+}
+
 // Returns the pty slave for the program when the spec asks for a pty.
 UniqueFd build_jail(const JailSpec& spec, const JailCgroup& cgroup, int channel_fd) {
     // First into the jail's cgroups, so that everything below is charged and limited there;
@@ -175,7 +201,8 @@ UniqueFd build_jail(const JailSpec& spec, const JailCgroup& cgroup, int channel_
 
 }  // namespace
 
-void run_jail_init(const JailSpec& spec, const JailCgroup& cgroup, int channel_fd) {
+void run_jail_init(const JailSpec& spec, const JailCgroup& cgroup, const InitFds& fds) {
+    const int channel_fd = fds.channel;
     // If the monitor dies, so does the jail: nobody would collect its report or its cgroup.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     hide_command_line();
@@ -194,9 +221,10 @@ void run_jail_init(const JailSpec& spec, const JailCgroup& cgroup, int channel_f
         report_and_exit(channel_fd, JailError(Step::clone, errno, "fork of the payload failed"));
     }
     if (payload == 0) {
-        run_payload(spec, channel_fd, pty_slave.get());
+        run_payload(spec, fds, pty_slave.get());
     }
     pty_slave.reset();
+    pass_payload_pidfd(channel_fd, payload);
     close_all_but(channel_fd);
     try {
         drop_init_privileges(spec);

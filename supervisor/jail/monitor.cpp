@@ -1,5 +1,6 @@
 #include "jail/monitor.hpp"
 
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -35,7 +36,7 @@ struct ClonedInit {
 
 // clone3 gives a pidfd (no pid-reuse races when waiting or signalling) and, on cgroup v2,
 // CLONE_INTO_CGROUP: the jail never runs a single instruction outside its cgroup.
-ClonedInit clone_init(const JailSpec& spec, const JailCgroup& cgroup, int child_channel,
+ClonedInit clone_init(const JailSpec& spec, const JailCgroup& cgroup, const InitFds& init_fds,
                       int parent_channel) {
     std::uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
     if (spec.profile.network != NetworkMode::host) {
@@ -57,7 +58,7 @@ ClonedInit clone_init(const JailSpec& spec, const JailCgroup& cgroup, int child_
     }
     if (pid == 0) {
         ::close(parent_channel);
-        run_jail_init(spec, cgroup, child_channel);
+        run_jail_init(spec, cgroup, init_fds);
     }
     return {static_cast<pid_t>(pid), UniqueFd(pidfd)};
 }
@@ -81,6 +82,9 @@ struct Observed {
     std::optional<SetupFailure> failure;
     std::optional<int> wait_status;
     std::optional<ExitStatus> ended_by;  // set when the monitor itself ended the session
+    // A kill asked for through SessionControl::end: the report's status however the program
+    // then ends, unless a limit ended it first.
+    std::optional<ExitStatus> end_requested;
 };
 
 void take_message(const JailMessage& message, Observed& observed) {
@@ -94,51 +98,75 @@ void take_message(const JailMessage& message, Observed& observed) {
     }
 }
 
-void drain_messages(int channel, Observed& observed) {
-    for (;;) {
-        struct pollfd p = {channel, POLLIN, 0};
-        if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) {
-            return;
-        }
-        auto message = receive_message(channel);
-        if (!message) {
-            return;
-        }
-        take_message(*message, observed);
-    }
+bool readable_now(int fd) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return fd >= 0 && ::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
 }
 
-class Supervision {
+class Supervision : public SessionControl {
   public:
     Supervision(const JailSpec& spec, const MonitorOptions& options, JailCgroup& cgroup,
-                ClonedInit& init, int channel, int signal_fd)
+                ClonedInit& init, int channel, int signal_fd, UniqueFd exec_status)
         : spec_(spec),
           options_(options),
           cgroup_(cgroup),
           init_(init),
           channel_(channel),
           signal_fd_(signal_fd),
+          exec_status_(std::move(exec_status)),
           start_(Clock::now()),
           wall_deadline_(start_ + milliseconds(spec.profile.limits.wall_time_ms)) {}
 
     Observed run() {
+        if (options_.hooks) {
+            options_.hooks->jail_started(*this);
+        }
         while (!init_exited_) {
             wait_once();
         }
-        drain_messages(channel_, observed_);
+        read_pending_messages();
+        if (readable_now(exec_status_.get())) {
+            read_exec_status();
+        }
         if (relay_) {
             relay_->drain();
         }
         return observed_;
     }
 
+    void forward_signal(int signal) override {
+        const int target = payload_pidfd_ ? payload_pidfd_.get() : init_.pidfd.get();
+        ::syscall(SYS_pidfd_send_signal, target, signal, nullptr, 0);
+    }
+
+    void end(milliseconds grace, ExitStatus status) override {
+        if (!observed_.end_requested) {
+            observed_.end_requested = status;
+        }
+        // The init forwards SIGTERM to the program; a program that ignores it meets the
+        // cgroup kill after the grace.
+        ::syscall(SYS_pidfd_send_signal, init_.pidfd.get(), SIGTERM, nullptr, 0);
+        const auto deadline = Clock::now() + grace;
+        if (!kill_deadline_ || deadline < *kill_deadline_) {
+            kill_deadline_ = deadline;
+        }
+    }
+
+    const JailCgroup& cgroup() const override { return cgroup_; }
+    pid_t init_pid() const override { return init_.pid; }
+
   private:
     void wait_once() {
         std::vector<struct pollfd> fds = {{init_.pidfd.get(), POLLIN, 0},
                                           {channel_open_ ? channel_ : -1, POLLIN, 0},
-                                          {signal_fd_, POLLIN, 0}};
+                                          {signal_fd_, POLLIN, 0},
+                                          {exec_status_.get(), POLLIN, 0}};
         if (relay_) {
             relay_->add_pollfds(fds);
+        }
+        const std::size_t first_hook_fd = fds.size();
+        if (options_.hooks) {
+            options_.hooks->add_pollfds(fds);
         }
         const int rc = ::poll(fds.data(), fds.size(), timeout_ms());
         if (rc < 0 && errno != EINTR) {
@@ -153,8 +181,14 @@ class Supervision {
         if (fds[2].revents & POLLIN) {
             take_signals();
         }
-        if (relay_ && fds.size() > 3) {
+        if (fds[3].revents & (POLLIN | POLLHUP)) {
+            read_exec_status();
+        }
+        if (relay_ && first_hook_fd > 4) {
             relay_->handle(fds);
+        }
+        if (options_.hooks) {
+            options_.hooks->handle(fds, first_hook_fd);
         }
         if (fds[0].revents & POLLIN) {
             reap_init();
@@ -170,12 +204,41 @@ class Supervision {
             channel_open_ = false;  // every jail-side copy is closed (or exec'd)
             return;
         }
-        if (message->type == JailMessageType::pty_master && attached && !relay_) {
-            relay_.emplace(options_.input_fd, options_.output_fd, std::move(attached));
-            relay_->copy_window_size();
+        if (message->type == JailMessageType::pty_master && attached) {
+            if (options_.hooks) {
+                options_.hooks->take_pty_master(std::move(attached));
+            } else if (!relay_) {
+                relay_.emplace(options_.input_fd, options_.output_fd, std::move(attached));
+                relay_->copy_window_size();
+            }
+            return;
+        }
+        if (message->type == JailMessageType::payload_pidfd && attached) {
+            payload_pidfd_ = std::move(attached);
             return;
         }
         take_message(*message, observed_);
+    }
+
+    void read_pending_messages() {
+        while (channel_open_ && readable_now(channel_)) {
+            read_channel();
+        }
+    }
+
+    // EOF on the exec-status pipe: the program exec'd, or it (or the init before the fork)
+    // failed. A failure was sent on the channel before that process exited and closed its end,
+    // so it is already queued there when the EOF shows.
+    void read_exec_status() {
+        char byte;
+        if (::read(exec_status_.get(), &byte, 1) > 0) {
+            return;  // nobody writes it; a byte would be a bug, not an exec
+        }
+        exec_status_.reset();
+        read_pending_messages();
+        if (!observed_.failure && options_.hooks) {
+            options_.hooks->program_running();
+        }
     }
 
     void take_signals() {
@@ -216,7 +279,7 @@ class Supervision {
         if (now >= wall_deadline_) {
             end_session(ExitStatus::wall_timeout);
         } else if (kill_deadline_ && now >= *kill_deadline_) {
-            end_session(ExitStatus::killed);
+            end_session(observed_.end_requested.value_or(ExitStatus::killed));
         } else if (now >= next_cpu_check_) {
             // Reading the cgroup's counters costs several file reads: not on every wake-up of a
             // busy terminal relay, only every kCpuCheckEvery.
@@ -252,6 +315,8 @@ class Supervision {
     ClonedInit& init_;
     int channel_;
     int signal_fd_;
+    UniqueFd exec_status_;  // read end; empty without hooks and after its EOF
+    UniqueFd payload_pidfd_;
     Clock::time_point start_;
     Clock::time_point wall_deadline_;
     std::optional<Clock::time_point> kill_deadline_;
@@ -274,6 +339,9 @@ ExitStatus status_for(const Observed& observed, const CgroupUsage& usage, ExitRe
     }
     if (observed.ended_by) {
         return *observed.ended_by;
+    }
+    if (observed.end_requested) {
+        return *observed.end_requested;
     }
     if (!observed.wait_status) {
         // init died without a word: only a kill from outside the jail can do that.
@@ -304,7 +372,7 @@ ExitReport failed_before_clone(const JailSpec& spec, const JailError& error) {
 ExitReport run_jail(const JailSpec& spec, const MonitorOptions& options) {
     const auto start = Clock::now();
     std::unique_ptr<JailCgroup> cgroup;
-    UniqueFd parent_channel, child_channel, signal_fd;
+    UniqueFd parent_channel, child_channel, signal_fd, exec_status_read, exec_status_write;
     ClonedInit init;
     // The clone is the last thing that can fail here: every failure below leaves no process,
     // and the cgroup object removes itself.
@@ -316,17 +384,33 @@ ExitReport run_jail(const JailSpec& spec, const MonitorOptions& options) {
         }
         parent_channel.reset(pair[0]);
         child_channel.reset(pair[1]);
+        if (options.hooks) {
+            int pipe_fds[2];
+            if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+                throw_errno(Step::clone, "pipe2");
+            }
+            exec_status_read.reset(pipe_fds[0]);
+            exec_status_write.reset(pipe_fds[1]);
+        }
         signal_fd = block_and_watch_signals();
-        init = clone_init(spec, *cgroup, child_channel.get(), parent_channel.get());
+        InitFds init_fds;
+        init_fds.channel = child_channel.get();
+        init_fds.stdin_fd = options.payload_stdio.in;
+        init_fds.stdout_fd = options.payload_stdio.out;
+        init_fds.stderr_fd = options.payload_stdio.err;
+        init_fds.exec_status = exec_status_write.get();
+        init = clone_init(spec, *cgroup, init_fds, parent_channel.get());
     } catch (const JailError& error) {
         return failed_before_clone(spec, error);
     }
     child_channel.reset();
+    exec_status_write.reset();
     JailMessage go;
     go.type = JailMessageType::go;
     send_message(parent_channel.get(), go);
 
-    Supervision supervision(spec, options, *cgroup, init, parent_channel.get(), signal_fd.get());
+    Supervision supervision(spec, options, *cgroup, init, parent_channel.get(), signal_fd.get(),
+                            std::move(exec_status_read));
     const Observed observed = supervision.run();
     if (!cgroup->wait_empty(options.drain_timeout)) {
         cgroup->kill_all(options.drain_timeout);

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include <spdlog/logger.h>
+#include <nlohmann/json.hpp>
+
+#include "audit/redact.hpp"
+
+namespace ccjail::server {
+
+// The daemon's own lines (start, stop, housekeeping), in the audit lines' shape
+// ({"ts","level","event",...}) and through the same redaction, but outside the closed set of
+// audit events: alerts keyed on audit events never fire on them.
+class DaemonLog {
+  public:
+    DaemonLog(std::shared_ptr<spdlog::logger> logger, audit::Redactor redactor);
+    void write(spdlog::level::level_enum level, std::string_view event,
+               nlohmann::json fields = nlohmann::json::object()) const;
+
+  private:
+    std::shared_ptr<spdlog::logger> logger_;
+    audit::Redactor redactor_;
+};
+
+}  // namespace ccjail::server
