@@ -68,12 +68,11 @@ int main(int argc, char** argv) {
     }
     // A client that disconnects mid-write must not kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
-    spdlog::set_level(spdlog::level::from_str(config.log_level));
 
     auto logger = ccjail::audit::make_stderr_audit_logger();
     const ccjail::audit::Redactor redactor(redaction_rules(config));
     ccjail::audit::AuditLog audit(logger, redactor);
-    ccjail::server::DaemonLog log(logger, redactor);
+    ccjail::server::DaemonLog log(logger, redactor, spdlog::level::from_str(config.log_level));
     boost::asio::io_context io(1);
     try {
         ccjail::server::Server server(io, config, audit, log);

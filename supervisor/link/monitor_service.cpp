@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <deque>
 #include <iostream>
@@ -33,13 +34,24 @@ constexpr struct timeval kSendTimeout = {2, 0};
 // Connections on the adopt socket that have not yet said `adopt`.
 constexpr std::size_t kMaxPendingAdopts = 4;
 
+// RFC 3339 UTC with milliseconds, like the daemon's lines (audit::format_timestamp, which this
+// static binary does not link: it would pull spdlog in).
+std::string timestamp_now() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto ms = std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    struct tm utc {};
+    ::gmtime_r(&seconds, &utc);
+    char text[40];
+    const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+    std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(ms));
+    return text;
+}
+
 void log_line(const char* level, const std::string& session, const std::string& message) {
-    const json line = {{"ts", static_cast<std::int64_t>(std::time(nullptr))},
-                       {"level", level},
-                       {"event", "monitor"},
-                       {"pid", ::getpid()},
-                       {"session", session},
-                       {"message", message}};
+    // The daemon's line shape (RFC 3339 ts), so one journald query reads both.
+    const json line = {{"ts", timestamp_now()}, {"level", level},     {"event", "monitor"},
+                       {"pid", ::getpid()},     {"session", session}, {"message", message}};
     std::cerr << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
 }
 

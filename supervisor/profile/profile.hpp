@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "flow/overflow_policy.hpp"
+
 namespace ccjail {
 
 // The validated, fully merged form of one profile (profiles/*.json, docs/profiles.md).
@@ -112,6 +114,20 @@ struct SeccompPolicy {
     bool allow_netlink = false;      // socket(AF_NETLINK, ...)
 };
 
+// How the daemon buffers a session's output and paces its input (docs/profiles.md, `output`).
+struct OutputPolicy {
+    std::uint64_t ring_bytes = 1ull << 20;  // output held per stream for replay on attach
+    // A terminal redraws, so losing old screen output beats stalling the program; piped output
+    // is data, and a lost byte corrupts it.
+    flow::OverflowPolicy pty_overflow = flow::OverflowPolicy::drop_oldest;
+    flow::OverflowPolicy pipe_overflow = flow::OverflowPolicy::block;
+    std::uint64_t frames_per_sec = 1000;  // output frames per second; 0 = unlimited
+    std::uint64_t frame_burst = 1000;
+    std::uint64_t input_rate_bytes = 1ull << 20;  // bytes/s written to the jail
+    std::uint64_t input_burst_bytes = 256ull << 10;
+    std::uint64_t max_input_frame_bytes = 64ull << 10;  // one IN frame from a client
+};
+
 enum class NetworkMode { none, host, proxy, gateway };
 
 struct Profile {
@@ -124,6 +140,7 @@ struct Profile {
     IdentityPolicy identity;
     Limits limits;
     SeccompPolicy seccomp;
+    OutputPolicy output;
     NetworkMode network = NetworkMode::none;
     std::string hostname = "ccjail";
 };

@@ -150,7 +150,7 @@ class Reader {
         const Fields root =
             object(document, Pointer(),
                    {"extends", "description", "command", "environment", "filesystem", "identity",
-                    "limits", "seccomp", "network", "hostname"});
+                    "limits", "seccomp", "output", "network", "hostname"});
         read_extends(root);
         if (const json* v = root.get("description")) {
             profile.description = text(*v, root.at("description"));
@@ -173,6 +173,9 @@ class Reader {
         if (const json* v = root.get("seccomp")) {
             read_seccomp(*v, root.at("seccomp"), profile.seccomp);
         }
+        if (const json* v = root.get("output")) {
+            read_output(*v, root.at("output"), profile.output);
+        }
         if (const json* v = root.get("network")) {
             profile.network = network(*v, root.at("network"));
         }
@@ -183,6 +186,7 @@ class Reader {
             check_command(profile.command);
             check_environment(profile.environment);
             check_filesystem(profile.filesystem);
+            check_output(profile.output);
             derive_environment(profile);
         }
         return profile;
@@ -854,6 +858,47 @@ class Reader {
         return out;
     }
 
+    void read_output(const json& v, const Pointer& at, OutputPolicy& out) const {
+        const Fields f =
+            object(v, at,
+                   {"ring_bytes", "pty_overflow", "pipe_overflow", "frames_per_sec", "frame_burst",
+                    "input_rate_bytes", "input_burst_bytes", "max_input_frame_bytes"});
+        if (const json* x = f.get("ring_bytes")) {
+            out.ring_bytes = size(*x, f.at("ring_bytes"), 4 * KiB, "4K", 64 * MiB, "64M");
+        }
+        if (const json* x = f.get("pty_overflow")) {
+            out.pty_overflow = overflow(*x, f.at("pty_overflow"));
+        }
+        if (const json* x = f.get("pipe_overflow")) {
+            out.pipe_overflow = overflow(*x, f.at("pipe_overflow"));
+        }
+        if (const json* x = f.get("frames_per_sec")) {
+            out.frames_per_sec = integer(*x, f.at("frames_per_sec"), 0, 1'000'000);
+        }
+        if (const json* x = f.get("frame_burst")) {
+            out.frame_burst = integer(*x, f.at("frame_burst"), 1, 1'000'000);
+        }
+        if (const json* x = f.get("input_rate_bytes")) {
+            out.input_rate_bytes = size(*x, f.at("input_rate_bytes"), KiB, "1K", 1024 * MiB, "1G");
+        }
+        if (const json* x = f.get("input_burst_bytes")) {
+            out.input_burst_bytes = size(*x, f.at("input_burst_bytes"), KiB, "1K", 64 * MiB, "64M");
+        }
+        if (const json* x = f.get("max_input_frame_bytes")) {
+            out.max_input_frame_bytes = size(*x, f.at("max_input_frame_bytes"), 1, "1", MiB, "1M");
+        }
+    }
+
+    flow::OverflowPolicy overflow(const json& v, const Pointer& at) const {
+        if (v == "block") {
+            return flow::OverflowPolicy::block;
+        }
+        if (v == "drop_oldest") {
+            return flow::OverflowPolicy::drop_oldest;
+        }
+        expected(at, "one of \"block\", \"drop_oldest\"", v);
+    }
+
     NetworkMode network(const json& v, const Pointer& at) const {
         if (v == "none") {
             return NetworkMode::none;
@@ -902,6 +947,17 @@ class Reader {
             if (std::find(e.pass.begin(), e.pass.end(), secret.name) != e.pass.end()) {
                 fail(at, secret.name + " is also in /environment/pass: a request could replace it");
             }
+        }
+    }
+
+    // The input bucket never holds more than its burst, so a daemon pacing whole IN frames could
+    // never pay for a larger one: it would wait forever instead of failing.
+    void check_output(const OutputPolicy& o) const {
+        if (o.max_input_frame_bytes > o.input_burst_bytes) {
+            fail(Pointer("/output/max_input_frame_bytes"),
+                 std::to_string(o.max_input_frame_bytes) + " bytes is more than " +
+                     "/output/input_burst_bytes (" + std::to_string(o.input_burst_bytes) +
+                     " bytes), the input bucket's depth");
         }
     }
 

@@ -169,6 +169,30 @@ std::string encode(const Frame& frame, std::size_t max_payload) {
     return out;
 }
 
+std::string encode_data(FrameType type, std::uint32_t channel, std::string_view first,
+                        std::string_view second) {
+    if (type != FrameType::out && type != FrameType::err && type != FrameType::in) {
+        throw std::invalid_argument("encode_data: not a data frame type");
+    }
+    const std::size_t size = first.size() + second.size();
+    if (size > kDefaultMaxPayload) {
+        throw std::length_error("frame payload of " + std::to_string(size) +
+                                " bytes exceeds the maximum of " +
+                                std::to_string(kDefaultMaxPayload));
+    }
+    std::string out;
+    out.reserve(kHeaderSize + size);
+    put_u32(out, static_cast<std::uint32_t>(size));
+    out.push_back(static_cast<char>(type));
+    out.push_back('\0');
+    out.push_back('\0');
+    out.push_back('\0');
+    put_u32(out, channel);
+    out.append(first);
+    out.append(second);
+    return out;
+}
+
 Frame credit_frame(std::uint32_t channel, std::uint32_t bytes) {
     Frame frame{FrameType::credit, 0, channel, {}};
     put_u32(frame.payload, bytes);

@@ -52,6 +52,12 @@ struct Frame {
 // CREDIT payload that is not 4 bytes, an EOF with a payload).
 std::string encode(const Frame& frame, std::size_t max_payload = kDefaultMaxPayload);
 
+// The wire bytes of an OUT, ERR or IN frame whose payload is `first` then `second` (the two
+// pieces of a ring buffer across its wrap), built with a single copy of the data. Throws like
+// encode() with the default maximum payload.
+std::string encode_data(FrameType type, std::uint32_t channel, std::string_view first,
+                        std::string_view second = {});
+
 Frame credit_frame(std::uint32_t channel, std::uint32_t bytes);
 // The bytes granted by a CREDIT frame; ProtocolError(bad_frame) for any other frame.
 std::uint32_t credit_bytes(const Frame& frame);

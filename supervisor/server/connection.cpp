@@ -23,9 +23,12 @@ Connection::Connection(Socket socket, PeerCredentials peer, Role role, Connectio
       decoder_(max_payload),
       write_buffer_bytes_(write_buffer_bytes),
       number_(number),
-      hello_timer_(socket_.get_executor()) {}
+      hello_timer_(socket_.get_executor()),
+      frame_timer_(socket_.get_executor()) {}
 
-void Connection::start(std::chrono::milliseconds hello_timeout) {
+void Connection::start(std::chrono::milliseconds hello_timeout,
+                       std::chrono::milliseconds frame_timeout) {
+    frame_timeout_ = frame_timeout;
     hello_timer_.expires_after(hello_timeout);
     hello_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (!ec && !self->greeted_ && !self->closed_) {
@@ -67,15 +70,45 @@ void Connection::read_more() {
                 self->close_after_flush();
                 return;
             }
+            self->watch_partial_frame();
             self->read_more();
         });
+}
+
+void Connection::watch_partial_frame() {
+    if (decoder_.buffered() == 0) {
+        if (frame_timer_armed_) {
+            frame_timer_armed_ = false;
+            frame_timer_.cancel();
+        }
+        return;
+    }
+    if (frame_timer_armed_) {
+        return;  // the deadline runs from the first byte of the frame
+    }
+    frame_timer_armed_ = true;
+    frame_timer_.expires_after(frame_timeout_);
+    frame_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || !self->frame_timer_armed_ || self->closed_) {
+            return;
+        }
+        self->send_error_event(0, protocol::ErrorCode::bad_frame,
+                               "a frame was not completed within request_timeout_ms");
+        self->close_after_flush();
+    });
 }
 
 void Connection::send(const protocol::Frame& frame) {
     if (closed_ || closing_) {
         return;
     }
-    std::string bytes = protocol::encode(frame, protocol::kDefaultMaxPayload);
+    send_encoded(protocol::encode(frame, protocol::kDefaultMaxPayload));
+}
+
+void Connection::send_encoded(std::string bytes) {
+    if (closed_ || closing_) {
+        return;
+    }
     queued_bytes_ += bytes.size();
     queue_.push_back(std::move(bytes));
     write_more();
@@ -157,6 +190,7 @@ void Connection::finish() {
     }
     closed_ = true;
     hello_timer_.cancel();
+    frame_timer_.cancel();
     queue_.clear();
     queued_bytes_ = 0;
     boost::system::error_code ignored;

@@ -39,10 +39,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Connection(Socket socket, PeerCredentials peer, Role role, ConnectionHandler& handler,
                std::size_t max_payload, std::size_t write_buffer_bytes, std::uint64_t number);
 
-    void start(std::chrono::milliseconds hello_timeout);
+    // hello_timeout: the first request must be a hello within it. frame_timeout: a frame that has
+    // begun to arrive must be complete within it, so a peer trickling one byte at a time cannot
+    // hold a connection slot and a partial frame forever.
+    void start(std::chrono::milliseconds hello_timeout, std::chrono::milliseconds frame_timeout);
 
     // Queues a frame. Data frames should check has_room() first.
     void send(const protocol::Frame& frame);
+    // Queues already encoded frame bytes (protocol::encode_data).
+    void send_encoded(std::string bytes);
     void send_control(protocol::FrameType type, std::uint32_t channel, const nlohmann::json& body);
     void send_error_event(std::uint32_t channel, protocol::ErrorCode code,
                           const std::string& message);
@@ -90,6 +95,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::uint32_t next_channel_ = 1;
     std::map<std::uint32_t, std::weak_ptr<Session>> channels_;
     boost::asio::steady_timer hello_timer_;
+    boost::asio::steady_timer frame_timer_;
+    std::chrono::milliseconds frame_timeout_{30000};
+    bool frame_timer_armed_ = false;
+    void watch_partial_frame();
     std::function<void()> on_writable_;
 };
 

@@ -6,11 +6,15 @@
 
 namespace ccjail::server {
 
-DaemonLog::DaemonLog(std::shared_ptr<spdlog::logger> logger, audit::Redactor redactor)
-    : logger_(std::move(logger)), redactor_(std::move(redactor)) {}
+DaemonLog::DaemonLog(std::shared_ptr<spdlog::logger> logger, audit::Redactor redactor,
+                     spdlog::level::level_enum level)
+    : logger_(std::move(logger)), redactor_(std::move(redactor)), level_(level) {}
 
 void DaemonLog::write(spdlog::level::level_enum level, std::string_view event,
                       nlohmann::json fields) const {
+    if (level < level_) {
+        return;
+    }
     nlohmann::json line = {
         {"ts", audit::format_timestamp(std::chrono::system_clock::now())},
         {"level", std::string(spdlog::level::to_string_view(level).data(),

@@ -15,13 +15,17 @@ namespace ccjail::server {
 // audit events: alerts keyed on audit events never fire on them.
 class DaemonLog {
   public:
-    DaemonLog(std::shared_ptr<spdlog::logger> logger, audit::Redactor redactor);
+    // Lines below `level` are dropped (the config's log_level). Audit lines never are: they are
+    // written by audit::AuditLog, whatever this level says.
+    DaemonLog(std::shared_ptr<spdlog::logger> logger, audit::Redactor redactor,
+              spdlog::level::level_enum level = spdlog::level::info);
     void write(spdlog::level::level_enum level, std::string_view event,
                nlohmann::json fields = nlohmann::json::object()) const;
 
   private:
     std::shared_ptr<spdlog::logger> logger_;
     audit::Redactor redactor_;
+    spdlog::level::level_enum level_;
 };
 
 }  // namespace ccjail::server

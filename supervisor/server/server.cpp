@@ -171,7 +171,12 @@ void Server::listen() {
     if (!config_.socket_group.empty()) {
         std::vector<std::string> missing;
         const auto gids = resolve_groups({config_.socket_group}, missing);
-        if (!gids.empty() && ::chown(path.c_str(), 0, gids.front()) != 0) {
+        if (gids.empty()) {
+            log_.write(spdlog::level::warn, "socket_group_missing",
+                       {{"group", config_.socket_group},
+                        {"socket", path},
+                        {"hint", "the socket keeps root's group: only root can connect"}});
+        } else if (::chown(path.c_str(), 0, gids.front()) != 0) {
             throw_errno(Step::supervise, "chown " + path);
         }
     }
@@ -250,7 +255,7 @@ void Server::accepted(Connection::Socket socket) {
             }
         }
     });
-    connection->start(config_.hello_timeout_ms);
+    connection->start(config_.hello_timeout_ms, config_.request_timeout_ms);
 }
 
 void Server::watch_signals() {

@@ -402,13 +402,19 @@ void Session::read_stream(OutputStream& stream) {
         const std::uint64_t left_total = identity_.settings.output_total_bytes > total
                                              ? identity_.settings.output_total_bytes - total
                                              : 0;
-        std::span<char> space = stream.ring->writable_span();
-        const std::size_t want = static_cast<std::size_t>(
-            std::min<std::uint64_t>({space.size(), allowed, kReadChunk, left_total + 1}));
+        // Under drop_oldest the span's slots leave the replay window until commit(): ask for
+        // no more than this read may take.
+        const std::size_t limit = static_cast<std::size_t>(
+            std::min<std::uint64_t>({allowed, kReadChunk, left_total + 1}));
+        std::span<char> space = stream.ring->writable_span(limit);
+        const std::size_t want = space.size();
         if (want == 0) {
             return;
         }
         const ssize_t n = ::read(fd, space.data(), want);
+        if (n <= 0) {
+            stream.ring->commit(0);  // an uncommitted span would stay out of the replay window
+        }
         if (n > 0) {
             std::size_t keep = static_cast<std::size_t>(n);
             if (keep > left_total) {
@@ -557,13 +563,8 @@ void Session::flush(Attachment& a) {
             const std::uint64_t n =
                 std::min<std::uint64_t>({a.credit, ring.end_offset() - a.sent[i], kMaxDataFrame});
             const auto segments = ring.peek(a.sent[i], static_cast<std::size_t>(n));
-            protocol::Frame frame;
-            frame.type = stream.frame_type;
-            frame.channel = a.channel;
-            frame.payload.reserve(segments.size());
-            frame.payload.append(segments.first);
-            frame.payload.append(segments.second);
-            connection->send(frame);
+            connection->send_encoded(protocol::encode_data(stream.frame_type, a.channel,
+                                                           segments.first, segments.second));
             a.sent[i] += segments.size();
             a.credit -= segments.size();
         }
@@ -577,6 +578,7 @@ void Session::flush(Attachment& a) {
     }
     if (a.eof_sent && report_ && !a.exit_sent) {
         a.exit_sent = true;
+        report_->output_bytes = bytes_out();  // now final: every stream reached its end
         connection->send_control(
             FrameType::evt, a.channel,
             {{"event", "exit"}, {"session", identity_.id}, {"report", to_json(*report_)}});

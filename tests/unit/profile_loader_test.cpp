@@ -73,6 +73,14 @@ TEST_F(ProfileLoaderTest, EmptyProfileHasEveryDefault) {
     EXPECT_EQ(p.limits.memory_bytes, 1ull << 30);
     EXPECT_EQ(p.network, NetworkMode::none);
     EXPECT_EQ(p.hostname, "ccjail");
+    EXPECT_EQ(p.output.ring_bytes, 1u << 20);
+    EXPECT_EQ(p.output.pty_overflow, flow::OverflowPolicy::drop_oldest);
+    EXPECT_EQ(p.output.pipe_overflow, flow::OverflowPolicy::block);
+    EXPECT_EQ(p.output.frames_per_sec, 1000u);
+    EXPECT_EQ(p.output.frame_burst, 1000u);
+    EXPECT_EQ(p.output.input_rate_bytes, 1u << 20);
+    EXPECT_EQ(p.output.input_burst_bytes, 256u << 10);
+    EXPECT_EQ(p.output.max_input_frame_bytes, 64u << 10);
 }
 
 TEST_F(ProfileLoaderTest, ReadsEveryKeyOfTheSchema) {
@@ -95,6 +103,9 @@ TEST_F(ProfileLoaderTest, ReadsEveryKeyOfTheSchema) {
                  "file_size": "10M", "wall_time": "2h", "cpu_time": 90, "tmp_size": "32M",
                  "output_rate": "2M", "output_burst": "8M", "output_total": "3G"},
       "seccomp": {"allow": ["ptrace"], "deny": ["chmod"], "allow_ptrace": true, "allow_netlink": true},
+      "output": {"ring_bytes": "2M", "pty_overflow": "block", "pipe_overflow": "drop_oldest",
+                 "frames_per_sec": 0, "frame_burst": 50, "input_rate_bytes": "512K",
+                 "input_burst_bytes": 131072, "max_input_frame_bytes": "16K"},
       "network": "host",
       "hostname": "box-1"
     })");
@@ -145,6 +156,14 @@ TEST_F(ProfileLoaderTest, ReadsEveryKeyOfTheSchema) {
     EXPECT_EQ(p.seccomp.deny, (std::vector<std::string>{"chmod"}));
     EXPECT_TRUE(p.seccomp.allow_ptrace);
     EXPECT_TRUE(p.seccomp.allow_netlink);
+    EXPECT_EQ(p.output.ring_bytes, 2u << 20);
+    EXPECT_EQ(p.output.pty_overflow, flow::OverflowPolicy::block);
+    EXPECT_EQ(p.output.pipe_overflow, flow::OverflowPolicy::drop_oldest);
+    EXPECT_EQ(p.output.frames_per_sec, 0u);
+    EXPECT_EQ(p.output.frame_burst, 50u);
+    EXPECT_EQ(p.output.input_rate_bytes, 512u << 10);
+    EXPECT_EQ(p.output.input_burst_bytes, 128u << 10);
+    EXPECT_EQ(p.output.max_input_frame_bytes, 16u << 10);
     EXPECT_EQ(p.network, NetworkMode::host);
     EXPECT_EQ(p.hostname, "box-1");
 }
@@ -603,6 +622,91 @@ TEST_F(ProfileLoaderTest, HostnameIsAnRfc1123Label) {
                 StartsWith(at("/hostname")));
     EXPECT_EQ(load("{\"hostname\": \"" + std::string(63, 'a') + "\"}").hostname,
               std::string(63, 'a'));
+}
+
+// ---- output ----------------------------------------------------------------------------------
+
+TEST_F(ProfileLoaderTest, OutputRingSizeRange) {
+    EXPECT_EQ(error_of(R"({"output": {"ring_bytes": "2K"}})"),
+              at("/output/ring_bytes") + "must be at least 4K, got \"2K\"");
+    EXPECT_EQ(error_of(R"({"output": {"ring_bytes": "65M"}})"),
+              at("/output/ring_bytes") + "must be at most 64M, got \"65M\"");
+    EXPECT_THAT(error_of(R"({"output": {"ring_bytes": true}})"),
+                StartsWith(at("/output/ring_bytes") + "expected a size like \"512M\""));
+    EXPECT_EQ(load(R"({"output": {"ring_bytes": 4096}})").output.ring_bytes, 4096u);
+    EXPECT_EQ(load(R"({"output": {"ring_bytes": "64M"}})").output.ring_bytes, 64u << 20);
+}
+
+TEST_F(ProfileLoaderTest, OverflowPoliciesAreNamed) {
+    EXPECT_EQ(
+        error_of(R"({"output": {"pty_overflow": "drop"}})"),
+        at("/output/pty_overflow") + "expected one of \"block\", \"drop_oldest\", got \"drop\"");
+    EXPECT_EQ(error_of(R"({"output": {"pipe_overflow": 1}})"),
+              at("/output/pipe_overflow") + "expected one of \"block\", \"drop_oldest\", got 1");
+    const Profile p = load(R"({"output": {"pty_overflow": "block", "pipe_overflow": "block"}})");
+    EXPECT_EQ(p.output.pty_overflow, flow::OverflowPolicy::block);
+    EXPECT_EQ(p.output.pipe_overflow, flow::OverflowPolicy::block);
+}
+
+TEST_F(ProfileLoaderTest, FrameRateRanges) {
+    EXPECT_EQ(load(R"({"output": {"frames_per_sec": 0}})").output.frames_per_sec, 0u);
+    EXPECT_EQ(error_of(R"({"output": {"frames_per_sec": -1}})"),
+              at("/output/frames_per_sec") + "must be between 0 and 1000000, got -1");
+    EXPECT_THAT(error_of(R"({"output": {"frames_per_sec": 1000001}})"),
+                StartsWith(at("/output/frames_per_sec") + "must be between 0 and 1000000"));
+    EXPECT_EQ(error_of(R"({"output": {"frames_per_sec": "10"}})"),
+              at("/output/frames_per_sec") + "expected an integer, got \"10\"");
+    EXPECT_EQ(error_of(R"({"output": {"frame_burst": 0}})"),
+              at("/output/frame_burst") + "must be between 1 and 1000000, got 0");
+}
+
+TEST_F(ProfileLoaderTest, InputRanges) {
+    EXPECT_EQ(error_of(R"({"output": {"input_rate_bytes": 100}})"),
+              at("/output/input_rate_bytes") + "must be at least 1K, got 100");
+    EXPECT_EQ(error_of(R"({"output": {"input_rate_bytes": "2G"}})"),
+              at("/output/input_rate_bytes") + "must be at most 1G, got \"2G\"");
+    EXPECT_EQ(error_of(R"({"output": {"input_burst_bytes": "65M"}})"),
+              at("/output/input_burst_bytes") + "must be at most 64M, got \"65M\"");
+    EXPECT_EQ(error_of(R"({"output": {"max_input_frame_bytes": 0}})"),
+              at("/output/max_input_frame_bytes") + "must be at least 1, got 0");
+    EXPECT_EQ(error_of(R"({"output": {"max_input_frame_bytes": "2M", "input_burst_bytes": "4M"}})"),
+              at("/output/max_input_frame_bytes") + "must be at most 1M, got \"2M\"");
+    const Profile p =
+        load(R"({"output": {"max_input_frame_bytes": "1M", "input_burst_bytes": "1M"}})");
+    EXPECT_EQ(p.output.max_input_frame_bytes, 1u << 20);
+    EXPECT_EQ(load(R"({"output": {"max_input_frame_bytes": 1}})").output.max_input_frame_bytes, 1u);
+}
+
+TEST_F(ProfileLoaderTest, InputFrameMustFitTheInputBurst) {
+    EXPECT_EQ(error_of(R"({"output": {"input_burst_bytes": "32K"}})"),
+              at("/output/max_input_frame_bytes") +
+                  "65536 bytes is more than /output/input_burst_bytes (32768 bytes), the input "
+                  "bucket's depth");
+    EXPECT_EQ(load(R"({"output": {"input_burst_bytes": "32K", "max_input_frame_bytes": "32K"}})")
+                  .output.max_input_frame_bytes,
+              32u << 10);
+}
+
+TEST_F(ProfileLoaderTest, OutputUnknownKeysAreRefused) {
+    EXPECT_THAT(error_of(R"({"output": {"ring": "1M"}})"),
+                StartsWith(at("/output/ring") + "unknown key \"ring\" (allowed here: ring_bytes, "
+                                                "pty_overflow, pipe_overflow"));
+    EXPECT_EQ(error_of(R"({"output": []})"), at("/output") + "expected an object, got []");
+}
+
+TEST_F(ProfileLoaderTest, ExtendsMergesOutputKeyByKeyAndNullRestoresTheDefault) {
+    write("base", R"({"output": {"ring_bytes": "8M", "frames_per_sec": 60,
+                                 "input_burst_bytes": "512K", "max_input_frame_bytes": "512K"}})");
+    write("p",
+          R"({"extends": "base", "output": {"pty_overflow": "block", "frames_per_sec": null}})");
+    const Profile p = load_profile("p", dir_);
+    EXPECT_EQ(p.output.ring_bytes, 8u << 20);
+    EXPECT_EQ(p.output.pty_overflow, flow::OverflowPolicy::block);
+    EXPECT_EQ(p.output.frames_per_sec, 1000u);
+    EXPECT_EQ(p.output.max_input_frame_bytes, 512u << 10);
+    // The frame/burst rule sees the whole chain: the child's smaller burst breaks the base's frame.
+    write("q", R"({"extends": "base", "output": {"input_burst_bytes": "256K"}})");
+    EXPECT_THAT(error_loading("q"), StartsWith(file("q") + ": /output/max_input_frame_bytes: "));
 }
 
 // ---- extends -------------------------------------------------------------------------------
