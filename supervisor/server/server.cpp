@@ -315,7 +315,8 @@ void Server::on_frame(const std::shared_ptr<Connection>& connection, protocol::F
 void Server::on_data_frame(const std::shared_ptr<Connection>& connection, protocol::Frame frame) {
     const std::uint32_t channel = frame.channel;
     if (!connection->greeted()) {
-        connection->send_error_event(channel, ErrorCode::bad_request, "hello must come first");
+        connection->send_error_event(channel, ErrorCode::unsupported_version,
+                                     "hello with a protocol version must come first");
         connection->close_after_flush();
         return;
     }
@@ -362,8 +363,9 @@ void Server::on_request(const std::shared_ptr<Connection>& connection, std::uint
         }
         const std::string op = body["op"].get<std::string>();
         if (!connection->greeted() && op != "hello") {
-            respond_error(*connection, channel, id, ErrorCode::bad_request,
-                          "hello must be the first request");
+            // No version was agreed on: nothing else can be understood (docs/protocol.md).
+            respond_error(*connection, channel, id, ErrorCode::unsupported_version,
+                          "hello with a protocol version must be the first request");
             connection->close_after_flush();
             return;
         }
@@ -725,6 +727,7 @@ json Server::op_attach(const std::shared_ptr<Connection>& connection, const json
             {"offset", result.offset},
             {"begin_offset", result.begin_offset},
             {"in_credit", result.in_credit},
+            {"max_input_frame_bytes", session->identity().settings.max_input_frame_bytes},
             {"pid", session->pid()}};
 }
 
@@ -858,7 +861,9 @@ std::shared_ptr<Session> Server::session_for(const Connection& connection, std::
             throw ProtocolError(ErrorCode::not_found,
                                 "no session on channel " + std::to_string(channel));
         }
-        (void)needs_write;
+        if (needs_write && session->attached_read_only(connection, channel)) {
+            throw ProtocolError(ErrorCode::forbidden, "this attachment is read-only");
+        }
         return session;
     }
     if (!body.contains("session") || !body["session"].is_string()) {
@@ -896,14 +901,16 @@ void Server::session_running(Session& session) {
     const auto attached = session.attach(connection, channel, false, 0, 0);
     connection->channels()[channel] = self;
     const char* mode = session.identity().mode == protocol::SpawnMode::pty ? "pty" : "pipe";
-    connection->send_control(FrameType::res, 0,
-                             {{"id", pending.request_id},
-                              {"ok", true},
-                              {"session", session.id()},
-                              {"channel", channel},
-                              {"pid", session.pid()},
-                              {"mode", mode},
-                              {"in_credit", attached.in_credit}});
+    connection->send_control(
+        FrameType::res, 0,
+        {{"id", pending.request_id},
+         {"ok", true},
+         {"session", session.id()},
+         {"channel", channel},
+         {"pid", session.pid()},
+         {"mode", mode},
+         {"in_credit", attached.in_credit},
+         {"max_input_frame_bytes", session.identity().settings.max_input_frame_bytes}});
     connection->send_control(
         FrameType::evt, channel,
         {{"event", "spawned"}, {"session", session.id()}, {"pid", session.pid()}, {"mode", mode}});

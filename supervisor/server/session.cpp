@@ -634,6 +634,12 @@ bool Session::attached_by(const Connection& connection, std::uint32_t channel) c
     });
 }
 
+bool Session::attached_read_only(const Connection& connection, std::uint32_t channel) const {
+    return std::any_of(attachments_.begin(), attachments_.end(), [&](const Attachment& a) {
+        return a.key == &connection && a.channel == channel && a.read_only;
+    });
+}
+
 Session::Attachment& Session::checked(const Connection& connection, std::uint32_t channel,
                                       bool for_input) {
     Attachment* a = find(connection, channel);

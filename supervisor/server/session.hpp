@@ -141,6 +141,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::chrono::steady_clock::time_point started() const { return started_; }
     // Readable by someone attached (the spawner while starting, then anyone it may see).
     bool attached_by(const Connection& connection, std::uint32_t channel) const;
+    bool attached_read_only(const Connection& connection, std::uint32_t channel) const;
 
     // The session ended and no more output is coming: closes the link (the monitor was told to
     // leave) and every fd. The rings stay mapped for replay until the session is destroyed.
