@@ -1,5 +1,6 @@
 // ccjaild: the supervisor daemon. A thin main over supervisor/server/: configuration, the audit
 // log, one event loop (docs/operations.md).
+#include <malloc.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -68,6 +69,12 @@ int main(int argc, char** argv) {
     }
     // A client that disconnects mid-write must not kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
+    // Data frames are up to 256 KiB: above glibc's initial mmap threshold, each would be a fresh
+    // mmap whose pages fault in on the copy and are unmapped after the write (a quarter of the
+    // relay's time in profiles). Served from a heap that is trimmed only past 16 MiB, their
+    // memory is reused instead; the per-connection write buffer bounds how much is live.
+    ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    ::mallopt(M_TRIM_THRESHOLD, 16 << 20);
 
     auto logger = ccjail::audit::make_stderr_audit_logger();
     const ccjail::audit::Redactor redactor(redaction_rules(config));

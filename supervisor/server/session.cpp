@@ -342,23 +342,15 @@ bool Session::may_read(const OutputStream& stream) const {
     if (output_limit_hit_) {
         return true;  // draining to EOF, nothing is kept
     }
-    if (stream.ring->policy() == flow::OverflowPolicy::block && stream.ring->room() == 0) {
-        return false;
-    }
-    if (attachments_.empty()) {
+    // The ring takes output while it has room without overwriting anything a client may still
+    // need (released only up to the slowest attachment's sent offset): it is where output waits
+    // for credit. Past that, only a drop_oldest ring nobody is attached to overwrites (or one
+    // whose program has ended, so that the stream reaches its end); otherwise the jail blocks.
+    if (stream.ring->room() > 0) {
         return true;
     }
-    for (const auto& a : attachments_) {
-        std::uint64_t pending = 0;
-        for (std::size_t i = 0; i < streams_.size(); ++i) {
-            pending += streams_[i].ring->end_offset() -
-                       std::min(a.sent[i], streams_[i].ring->end_offset());
-        }
-        if (a.credit > pending) {
-            return true;
-        }
-    }
-    return false;
+    return stream.ring->policy() == flow::OverflowPolicy::drop_oldest &&
+           (attachments_.empty() || report_);
 }
 
 void Session::read_stream(OutputStream& stream) {
@@ -404,8 +396,11 @@ void Session::read_stream(OutputStream& stream) {
                                              : 0;
         // Under drop_oldest the span's slots leave the replay window until commit(): ask for
         // no more than this read may take.
-        const std::size_t limit = static_cast<std::size_t>(
+        std::size_t limit = static_cast<std::size_t>(
             std::min<std::uint64_t>({allowed, kReadChunk, left_total + 1}));
+        if (stream.ring->room() > 0) {
+            limit = std::min(limit, stream.ring->room());
+        }
         std::span<char> space = stream.ring->writable_span(limit);
         const std::size_t want = space.size();
         if (want == 0) {
@@ -427,7 +422,7 @@ void Session::read_stream(OutputStream& stream) {
                 bytes_out() >= identity_.settings.output_total_bytes) {
                 enforce_output_total();
             }
-            flush_all();
+            // No flush per read: small pty reads coalesce into one frame when pump() flushes.
             continue;
         }
         if (n < 0 && errno == EINTR) {
