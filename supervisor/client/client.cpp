@@ -401,6 +401,18 @@ void Client::write_all(std::string_view bytes) {
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             const int err = errno;
             if (err == EPIPE || err == ECONNRESET) {
+                // The daemon may have said why before closing (an `error` event, e.g. forbidden
+                // for a uid it refuses): read what is left so that request() can report it.
+                while (!peer_closed_) {
+                    const std::size_t before = decoder_.buffered() + decoder_.ready();
+                    read_available();
+                    if (decoder_.buffered() + decoder_.ready() == before) {
+                        break;
+                    }
+                }
+                while (auto frame = take_decoded_from_stream()) {
+                    pending_.push_back(std::move(*frame));
+                }
                 peer_closed_ = true;
                 throw_closed();
             }

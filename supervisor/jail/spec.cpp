@@ -110,25 +110,6 @@ std::map<std::string, std::string> read_secrets(const EnvironmentPolicy& env) {
     return secrets;
 }
 
-std::string jail_cwd(const FilesystemPolicy& fs, const std::optional<std::string>& cwd) {
-    if (!cwd || cwd->empty() || *cwd == ".") {
-        return fs.workspace;
-    }
-    if (cwd->front() == '/' || has_control_character(*cwd) ||
-        cwd->find('\0') != std::string::npos) {
-        reject("cwd: must be a path relative to the workspace");
-    }
-    std::size_t start = 0;
-    while (start <= cwd->size()) {
-        const std::size_t end = std::min(cwd->find('/', start), cwd->size());
-        if (cwd->compare(start, end - start, "..") == 0) {
-            reject("cwd: \"..\" is not allowed");
-        }
-        start = end + 1;
-    }
-    return fs.workspace + "/" + *cwd;
-}
-
 // The pinned executable is a jail path; on the host it lives below the source of the bind whose
 // target is its longest prefix. It is opened beneath that source, symlinks resolved as if the
 // source were the root, so a link cannot redirect the hash check to another file.
@@ -195,6 +176,25 @@ UniqueFd detached_copy(UniqueFd dir, Step step) {
 }
 
 }  // namespace
+
+std::string jail_cwd(const FilesystemPolicy& fs, const std::optional<std::string>& cwd) {
+    if (!cwd || cwd->empty() || *cwd == ".") {
+        return fs.workspace;
+    }
+    if (cwd->front() == '/' || has_control_character(*cwd) ||
+        cwd->find('\0') != std::string::npos) {
+        reject("cwd: must be a path relative to the workspace");
+    }
+    std::size_t start = 0;
+    while (start <= cwd->size()) {
+        const std::size_t end = std::min(cwd->find('/', start), cwd->size());
+        if (cwd->compare(start, end - start, "..") == 0) {
+            reject("cwd: \"..\" is not allowed");
+        }
+        start = end + 1;
+    }
+    return fs.workspace + "/" + *cwd;
+}
 
 std::vector<std::string> checked_argv(const CommandPolicy& policy,
                                       const std::vector<std::string>& request_argv) {

@@ -70,6 +70,9 @@ JailSpec resolve_spec(const Profile& profile, const JailRequest& request, const 
 // Request checks, public for the unit tests. Each throws JailError(Step::request, 0, msg).
 std::vector<std::string> checked_argv(const CommandPolicy& policy,
                                       const std::vector<std::string>& request_argv);
+// The program's working directory in the jail: the workspace, or `cwd` below it (relative, no
+// "..", no control characters).
+std::string jail_cwd(const FilesystemPolicy& fs, const std::optional<std::string>& cwd);
 std::vector<std::string> built_environment(const Profile& profile,
                                            const std::map<std::string, std::string>& request_env,
                                            const std::map<std::string, std::string>& secrets);

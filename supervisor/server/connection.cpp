@@ -105,12 +105,12 @@ void Connection::send(const protocol::Frame& frame) {
     send_encoded(protocol::encode(frame, protocol::kDefaultMaxPayload));
 }
 
-void Connection::send_encoded(std::string bytes) {
+void Connection::send_encoded(std::string bytes, std::function<void()> written) {
     if (closed_ || closing_) {
         return;
     }
     queued_bytes_ += bytes.size();
-    queue_.push_back(std::move(bytes));
+    queue_.push_back(Queued{std::move(bytes), std::move(written)});
     write_more();
 }
 
@@ -122,8 +122,7 @@ void Connection::send_control(protocol::FrameType type, std::uint32_t channel,
 void Connection::send_error_event(std::uint32_t channel, protocol::ErrorCode code,
                                   const std::string& message) {
     send_control(protocol::FrameType::evt, channel,
-                 {{"event", "error"},
-                  {"error", {{"code", protocol::to_string(code)}, {"message", message}}}});
+                 {{"event", "error"}, {"code", protocol::to_string(code)}, {"message", message}});
 }
 
 void Connection::write_more() {
@@ -139,29 +138,34 @@ void Connection::write_more() {
     writing_ = true;
     std::vector<boost::asio::const_buffer> buffers;
     for (std::size_t i = 0; i < queue_.size() && i < kMaxGather; ++i) {
-        buffers.emplace_back(boost::asio::buffer(queue_[i]));
+        buffers.emplace_back(boost::asio::buffer(queue_[i].bytes));
     }
-    boost::asio::async_write(
-        socket_, buffers,
-        [self = shared_from_this(), count = buffers.size()](const boost::system::error_code& ec,
-                                                            std::size_t) {
-            self->writing_ = false;
-            if (ec) {
-                self->finish();
-                return;
-            }
-            const bool was_full = !self->has_room();
-            for (std::size_t i = 0; i < count; ++i) {
-                self->queued_bytes_ -= self->queue_.front().size();
-                self->queue_.pop_front();
-            }
-            self->write_more();
-            if (was_full && self->has_room() && self->on_writable_ && !self->closed_) {
-                self->on_writable_();
-            } else if (self->queue_.empty() && self->on_writable_ && !self->closed_) {
-                self->on_writable_();
-            }
-        });
+    boost::asio::async_write(socket_, buffers,
+                             [self = shared_from_this(), count = buffers.size()](
+                                 const boost::system::error_code& ec, std::size_t) {
+                                 self->writing_ = false;
+                                 if (ec) {
+                                     self->finish();
+                                     return;
+                                 }
+                                 std::vector<std::function<void()>> done;
+                                 for (std::size_t i = 0; i < count; ++i) {
+                                     self->queued_bytes_ -= self->queue_.front().bytes.size();
+                                     if (self->queue_.front().written) {
+                                         done.push_back(std::move(self->queue_.front().written));
+                                     }
+                                     self->queue_.pop_front();
+                                 }
+                                 self->write_more();
+                                 // Callbacks may queue more frames on this connection: run them
+                                 // after the queue is consistent again.
+                                 for (auto& callback : done) {
+                                     callback();
+                                 }
+                                 if (self->has_room() && self->on_writable_ && !self->closed_) {
+                                     self->on_writable_();
+                                 }
+                             });
 }
 
 void Connection::close_after_flush() {

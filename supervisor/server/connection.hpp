@@ -46,8 +46,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     // Queues a frame. Data frames should check has_room() first.
     void send(const protocol::Frame& frame);
-    // Queues already encoded frame bytes (protocol::encode_data).
-    void send_encoded(std::string bytes);
+    // Queues already encoded frame bytes (protocol::encode_data). `written` runs once the bytes
+    // are in the kernel's socket buffer (from where the client still gets them if the daemon
+    // dies); never if the connection closes first.
+    void send_encoded(std::string bytes, std::function<void()> written = {});
     void send_control(protocol::FrameType type, std::uint32_t channel, const nlohmann::json& body);
     void send_error_event(std::uint32_t channel, protocol::ErrorCode code,
                           const std::string& message);
@@ -86,7 +88,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::size_t write_buffer_bytes_;
     std::uint64_t number_;
     std::string read_buffer_;
-    std::deque<std::string> queue_;
+    struct Queued {
+        std::string bytes;
+        std::function<void()> written;
+    };
+    std::deque<Queued> queue_;
     std::size_t queued_bytes_ = 0;
     bool writing_ = false;
     bool closing_ = false;

@@ -126,6 +126,9 @@ Server::~Server() = default;
 // ---- start-up -------------------------------------------------------------------------------
 
 void Server::start() {
+    // The run directory holds the socket, which clients must reach: 0755. The sessions below it
+    // (state files, the monitors' sockets) are root's alone: 0700.
+    make_directories(config_.run_dir, 0755, Step::supervise);
     make_directories(config_.sessions_dir(), 0700, Step::supervise);
     watch_signals();
     adopt_existing_sessions();
@@ -571,6 +574,7 @@ void Server::op_spawn(const std::shared_ptr<Connection>& connection, const json&
         try {
             checked_argv(profile.command, spawn.argv);
             built_environment(profile, spawn.env, {});
+            jail_cwd(profile.filesystem, spawn.cwd);
             if (spawn.workspace) {
                 open_workspace(config_.workspace_root, *spawn.workspace);
             }
@@ -601,7 +605,7 @@ void Server::op_spawn(const std::shared_ptr<Connection>& connection, const json&
 
     auto session = std::make_shared<Session>(io_, *this, identity);
     sessions_[identity.id] = session;
-    metrics_.session_started(identity.profile);
+    hold_slot(*session);
     PendingSpawn pending;
     pending.connection = connection;
     pending.request_id = id;
@@ -797,8 +801,11 @@ void Server::op_inspect(const std::shared_ptr<Connection>& connection, std::uint
             return;
         }
         result["usage"] = reply.is_object() && reply.contains("usage") ? reply["usage"] : json();
-        if (reply.is_object() && reply.contains("pids")) {
+        if (reply.is_object() && reply.contains("pids") && reply["pids"].is_array()) {
             result["pids"] = reply["pids"];
+            if (result["usage"].is_object()) {
+                result["usage"]["pids"] = reply["pids"].size();
+            }
         }
         c->send_control(FrameType::res, channel, result);
     });
@@ -941,17 +948,22 @@ void Server::session_start_failed(Session& session, const ExitReport& report) {
                   {{"reason", "spawn_failed"}, {"report", to_json(report)}});
     const std::string id = session.id();
     // Not from inside the session's own call stack: the session is destroyed by forget().
+    release_slot(session);
     boost::asio::post(io_, [this, id] {
-        auto it = sessions_.find(id);
-        if (it != sessions_.end()) {
-            metrics_.session_ended(it->second->identity().profile);
-            admission_.release(it->second->identity().peer_uid, it->second->identity().user);
-        }
         forget(id);
+        finish_shutdown_if_done();
     });
 }
 
 void Server::session_exited(Session& session, const ExitReport& report) {
+    release_slot(session);
+    if (shutting_down_) {
+        boost::asio::post(io_, [weak = std::weak_ptr<Session>(sessions_.at(session.id()))] {
+            if (auto s = weak.lock()) {
+                s->abandon_output();
+            }
+        });
+    }
     const auto context = context_for(session);
     audit_.record(audit::AuditEvent::exit, context, {{"report", to_json(report)}});
     if (report.status == ExitStatus::oom) {
@@ -964,8 +976,7 @@ void Server::session_exited(Session& session, const ExitReport& report) {
 }
 
 void Server::session_ended(Session& session) {
-    metrics_.session_ended(session.identity().profile);
-    admission_.release(session.identity().peer_uid, session.identity().user);
+    release_slot(session);
     const std::string id = session.id();
     if (shutting_down_) {
         boost::asio::post(io_, [this, id] {
@@ -1025,12 +1036,38 @@ void Server::sweep_stale_cgroups() {
 }
 
 void Server::session_monitor_lost(Session& session) {
+    remove_jail_cgroups(session.id());
+}
+
+// A monitor killed with SIGKILL takes its jail with it (PDEATHSIG) but leaves the cgroup
+// directories; they are empty, so rmdir is enough. A populated one refuses and stays.
+void Server::remove_jail_cgroups(const std::string& id) {
     try {
         for (const auto& parent : jail_cgroup_parents(cgroup_options())) {
-            ::rmdir((parent / ("jail-" + session.id())).c_str());
+            const auto leaf = parent / ("jail-" + id);
+            for (int attempt = 0; attempt < 20 && ::rmdir(leaf.c_str()) != 0 && errno == EBUSY;
+                 ++attempt) {
+                // The jail's last processes are still being reaped after the monitor died.
+                ::usleep(10000);
+            }
         }
-    } catch (const JailError&) {
+    } catch (const JailError& error) {
+        log_.write(spdlog::level::warn, "jail_cgroup_not_removed",
+                   {{"session", id}, {"message", error.what()}});
     }
+}
+
+void Server::hold_slot(const Session& session) {
+    slots_.insert(session.id());
+    metrics_.session_started(session.identity().profile);
+}
+
+void Server::release_slot(const Session& session) {
+    if (slots_.erase(session.id()) == 0) {
+        return;
+    }
+    admission_.release(session.identity().peer_uid, session.identity().user);
+    metrics_.session_ended(session.identity().profile);
 }
 
 void Server::forget(const std::string& id) {
@@ -1120,12 +1157,13 @@ void Server::adopt_existing_sessions() {
             remove_file(path);
             remove_file(config_.sessions_dir() / (id + ".exit.json"));
             remove_file(socket_path);
+            remove_jail_cgroups(id);
             continue;
         }
         auto session = std::make_shared<Session>(io_, *this, identity);
         sessions_[id] = session;
         admission_.count_adopted(identity.peer_uid, identity.user);
-        metrics_.session_started(identity.profile);
+        hold_slot(*session);
         session->open_link(std::move(link), monitor_pid);
         session->send_adopt();
     }
@@ -1149,6 +1187,12 @@ void Server::shutdown() {
             boost::asio::post(io_, [this, id = id] {
                 forget(id);
                 finish_shutdown_if_done();
+            });
+        } else if (session->state() == SessionState::exited) {
+            boost::asio::post(io_, [weak = std::weak_ptr<Session>(session)] {
+                if (auto s = weak.lock()) {
+                    s->abandon_output();
+                }
             });
         } else {
             session->kill(config_.kill_grace_ms);

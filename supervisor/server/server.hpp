@@ -106,6 +106,11 @@ class Server final : public ConnectionHandler, public SessionObserver {
     void finish_shutdown_if_done();
     CgroupOptions cgroup_options() const;
     void sweep_stale_cgroups();
+    void remove_jail_cgroups(const std::string& id);
+    // A session holds its admission slot and its place in the active-sessions gauge from the
+    // request until its program has ended; released exactly once.
+    void hold_slot(const Session& session);
+    void release_slot(const Session& session);
 
     audit::AuditContext context_for(const Connection& connection) const;
     audit::AuditContext context_for(const Session& session) const;
@@ -127,6 +132,7 @@ class Server final : public ConnectionHandler, public SessionObserver {
     std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> retention_timers_;
     bool shutting_down_ = false;
     std::vector<pid_t> departing_monitors_;
+    std::set<std::string> slots_;
     std::optional<boost::asio::steady_timer> shutdown_deadline_;
 };
 

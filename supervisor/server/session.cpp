@@ -558,9 +558,17 @@ void Session::flush(Attachment& a) {
             const std::uint64_t n =
                 std::min<std::uint64_t>({a.credit, ring.end_offset() - a.sent[i], kMaxDataFrame});
             const auto segments = ring.peek(a.sent[i], static_cast<std::size_t>(n));
-            connection->send_encoded(protocol::encode_data(stream.frame_type, a.channel,
-                                                           segments.first, segments.second));
             a.sent[i] += segments.size();
+            // The ring keeps these bytes until they are in the client's socket: a daemon killed
+            // with them still in its write queue can replay them after a restart.
+            connection->send_encoded(
+                protocol::encode_data(stream.frame_type, a.channel, segments.first,
+                                      segments.second),
+                [weak = weak_from_this(), key = a.key, channel = a.channel, i, offset = a.sent[i]] {
+                    if (auto self = weak.lock()) {
+                        self->frame_written(key, channel, i, offset);
+                    }
+                });
             a.credit -= segments.size();
         }
         if (!stream.eof || a.sent[i] < ring.end_offset()) {
@@ -587,9 +595,25 @@ void Session::release_rings() {
     for (std::size_t i = 0; i < streams_.size(); ++i) {
         std::uint64_t lowest = std::numeric_limits<std::uint64_t>::max();
         for (const auto& a : attachments_) {
-            lowest = std::min(lowest, a.sent[i]);
+            lowest = std::min(lowest, a.acked[i]);
         }
         streams_[i].ring->release_until(lowest);
+    }
+}
+
+void Session::frame_written(const Connection* key, std::uint32_t channel, std::size_t stream,
+                            std::uint64_t offset) {
+    for (auto& a : attachments_) {
+        if (a.key == key && a.channel == channel && stream < a.acked.size()) {
+            a.acked[stream] = std::max(a.acked[stream], offset);
+        }
+    }
+    const bool was_full = std::any_of(streams_.begin(), streams_.end(), [](const OutputStream& s) {
+        return s.ring && s.ring->room() == 0;
+    });
+    release_rings();
+    if (was_full) {
+        pump();
     }
 }
 
@@ -666,6 +690,7 @@ Session::AttachResult Session::attach(const std::shared_ptr<Connection>& connect
                                     ": beyond the output end " + std::to_string(ring.end_offset()));
         }
         a.sent[i] = from;
+        a.acked[i] = from;
     }
     const bool accepts_input = !read_only && input_ && !input_closed_;
     a.in_credit = accepts_input ? identity_.settings.input_burst_bytes : 0;
@@ -885,6 +910,15 @@ void Session::request_usage(std::function<void(const nlohmann::json&)> callback)
     }
     usage_callbacks_.push_back(std::move(callback));
     send_link({{"type", "usage"}});
+}
+
+void Session::abandon_output() {
+    for (auto& stream : streams_) {
+        stream.eof = true;
+        stream.fd.reset();
+    }
+    attachments_.clear();
+    finish_if_done();
 }
 
 void Session::release_resources() {

@@ -146,6 +146,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // The session ended and no more output is coming: closes the link (the monitor was told to
     // leave) and every fd. The rings stay mapped for replay until the session is destroyed.
     void release_resources();
+    // The daemon is shutting down: output nobody has read yet is given up, so that an exited
+    // session ends now instead of waiting for a client's credit.
+    void abandon_output();
 
   private:
     struct OutputStream {
@@ -161,7 +164,8 @@ class Session : public std::enable_shared_from_this<Session> {
         std::uint32_t channel = 0;
         bool read_only = false;
         std::uint64_t credit = 0;
-        std::array<std::uint64_t, 2> sent{};
+        std::array<std::uint64_t, 2> sent{};   // queued to the connection
+        std::array<std::uint64_t, 2> acked{};  // written into the client's socket
         bool eof_sent = false;
         bool exit_sent = false;
         std::uint64_t in_credit = 0;    // IN bytes the client may still send
@@ -191,6 +195,8 @@ class Session : public std::enable_shared_from_this<Session> {
     void flush_all();
     void flush(Attachment& attachment);
     void release_rings();
+    void frame_written(const Connection* key, std::uint32_t channel, std::size_t stream,
+                       std::uint64_t offset);
     void note_throttled(bool limited);
     void finish_if_done();
     void enforce_output_total();
