@@ -5,8 +5,22 @@ namespace {
 
 // One spawn costs this many tokens; the bucket earns spawns_per_minute of them per second.
 constexpr std::uint64_t kTokensPerSpawn = 60;
+constexpr std::size_t kBucketsBeforePruning = 1024;
 
 }  // namespace
+
+// One bucket per user label ever seen would grow without bound under a stream of fresh labels;
+// a full bucket carries no information (a new one starts full), so full ones are dropped once
+// there are many.
+void Admission::forget_full_buckets(flow::Clock::time_point now) {
+    if (spawn_rate_.size() < kBucketsBeforePruning) {
+        return;
+    }
+    for (auto it = spawn_rate_.begin(); it != spawn_rate_.end();) {
+        it->second.refill(now);
+        it = it->second.available() >= it->second.burst() ? spawn_rate_.erase(it) : std::next(it);
+    }
+}
 
 flow::TokenBucket& Admission::spawn_bucket(const std::string& user) {
     auto it = spawn_rate_.find(user);
@@ -40,6 +54,7 @@ std::optional<Admission::Refusal> Admission::admit(uid_t peer_uid, const std::st
                            " sessions (max_sessions_per_user)"};
     }
     if (limits_.spawns_per_minute_per_user > 0) {
+        forget_full_buckets(now);
         auto& bucket = spawn_bucket(user);
         bucket.refill(now);
         if (bucket.available() < kTokensPerSpawn) {

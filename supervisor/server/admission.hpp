@@ -40,9 +40,11 @@ class Admission {
     void count_adopted(uid_t peer_uid, const std::string& user);
 
     std::uint64_t active() const { return total_; }
+    std::size_t tracked_rate_buckets() const { return spawn_rate_.size(); }
 
   private:
     flow::TokenBucket& spawn_bucket(const std::string& user);
+    void forget_full_buckets(flow::Clock::time_point now);
 
     AdmissionLimits limits_;
     std::uint64_t total_ = 0;

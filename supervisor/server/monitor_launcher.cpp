@@ -50,7 +50,7 @@ struct PlaceLinkFd {
 
 }  // namespace
 
-LaunchedMonitor launch_monitor(boost::asio::io_context& io,
+LaunchedMonitor launch_monitor(boost::asio::io_context& launch_context,
                                const std::filesystem::path& exec_path) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -65,7 +65,7 @@ LaunchedMonitor launch_monitor(boost::asio::io_context& io,
     bp::default_process_launcher launcher;
     try {
         bp::process process =
-            launcher(io, bp::filesystem::path(exec_path.string()), args,
+            launcher(launch_context, bp::filesystem::path(exec_path.string()), args,
                      bp::process_environment(environment), bp::process_stdio{nullptr, nullptr, {}},
                      PlaceLinkFd{monitor_end.get()});
         LaunchedMonitor launched;

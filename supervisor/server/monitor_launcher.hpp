@@ -23,6 +23,13 @@ struct LaunchedMonitor {
 // monitor's end of a SOCK_SEQPACKET pair as fd 3. Every other daemon fd is close-on-exec, and
 // the monitor closes everything but 0-3 itself, since 1.81's fd-closing loop skips fds.
 // Throws JailError(Step::supervise) when the monitor cannot be started.
-LaunchedMonitor launch_monitor(boost::asio::io_context& io, const std::filesystem::path& exec_path);
+//
+// `launch_context` must be an io_context of its own that holds nothing: Boost.Process calls
+// notify_fork() on it around the fork, and on the daemon's loop that would make every child
+// re-create the epoll set and re-register every session's descriptors before its exec (tens of
+// milliseconds per spawn with hundreds of sessions). The monitor's process handle is detached
+// right away, so nothing ever runs on that context.
+LaunchedMonitor launch_monitor(boost::asio::io_context& launch_context,
+                               const std::filesystem::path& exec_path);
 
 }  // namespace ccjail::server

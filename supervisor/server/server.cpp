@@ -640,7 +640,7 @@ void Server::launch(const std::shared_ptr<Session>& session) {
         rings.push_back(flow::RingMemory::create(identity.settings.ring_bytes));
         ring_fds.push_back(rings.back().fd());
     }
-    LaunchedMonitor monitor = launch_monitor(io_, config_.exec_path);
+    LaunchedMonitor monitor = launch_monitor(launch_context_, config_.exec_path);
     json start = {{"type", "start"},
                   {"session", identity.id},
                   {"request", identity.request},

@@ -116,6 +116,7 @@ class Server final : public ConnectionHandler, public SessionObserver {
     audit::AuditContext context_for(const Session& session) const;
 
     boost::asio::io_context& io_;
+    boost::asio::io_context launch_context_;  // see launch_monitor: never run, holds nothing
     DaemonConfig config_;
     audit::AuditLog audit_;
     DaemonLog log_;

@@ -286,5 +286,47 @@ TEST_F(SessionOpsTest, ProfilesAndMetricsAnswer) {
     EXPECT_THAT(metrics, HasSubstr("dt-fast")) << metrics;
 }
 
+TEST_F(SessionOpsTest, AReadOnlyAttachmentWatchesButCannotWriteResizeSignalOrKill) {
+    auto owner = daemon().connect();
+    Reader owner_reader(owner);
+    const auto s =
+        spawn(owner, owner_reader, spawn_body("dt-fast", "alice", {"/bin/sh"}, "pty"), kWindow);
+
+    auto admin = daemon().connect();
+    Reader admin_reader(admin);
+    const auto attached =
+        attach(admin, admin_reader, {{"op", "attach"}, {"session", s.session}, {"read_only", true}},
+               kWindow);
+    const auto channel = attached.at("channel").get<std::uint32_t>();
+    EXPECT_EQ(attached.value("in_credit", 1u), 0u) << "a read-only channel gets no input credit";
+
+    // It sees the session's output.
+    owner.send_input(s.channel, "echo seen-$((3*3))\n");
+    ASSERT_TRUE(admin_reader.until_out_contains(channel, "seen-9", 10s))
+        << admin_reader.channel(channel).out;
+
+    // Every write on the read-only channel is refused, and changes nothing.
+    EXPECT_EQ(error_code_of(admin, {{"op", "input"}, {"data", "echo nope\n"}}, 10s, channel),
+              "forbidden");
+    EXPECT_EQ(error_code_of(admin, {{"op", "resize"}, {"cols", 10}, {"rows", 10}}, 10s, channel),
+              "forbidden");
+    EXPECT_EQ(error_code_of(admin, {{"op", "signal"}, {"signal", "SIGKILL"}}, 10s, channel),
+              "forbidden");
+    EXPECT_EQ(error_code_of(admin, {{"op", "kill"}, {"grace_ms", 0}}, 10s, channel), "forbidden");
+    admin.send_input(channel, "echo raw-in\n");
+    ASSERT_TRUE(
+        admin_reader.until([&] { return admin_reader.channel(channel).has_event("error"); }, 10s));
+    EXPECT_EQ(error_event_code(*admin_reader.channel(channel).event("error")), "forbidden");
+
+    // The session still runs and still answers its owner.
+    owner.send_input(s.channel, "echo alive-$((4*4))\n");
+    ASSERT_TRUE(owner_reader.until_out_contains(s.channel, "alive-16", 10s));
+    EXPECT_THAT(owner_reader.channel(s.channel).out, ::testing::Not(HasSubstr("raw-in")));
+    EXPECT_THAT(owner_reader.channel(s.channel).out, ::testing::Not(HasSubstr("nope")));
+
+    owner.request({{"op", "kill"}, {"grace_ms", 0}}, 10s, s.channel);
+    EXPECT_TRUE(owner_reader.until_exit(s.channel, 20s));
+}
+
 }  // namespace
 }  // namespace ccjail::dtest

@@ -76,6 +76,24 @@ TEST(Admission, SpawnRatePerUserRefillsOverTime) {
     EXPECT_TRUE(admission.admit(1, "u", start + std::chrono::seconds(1)));
 }
 
+TEST(Admission, ManyUserLabelsDoNotGrowTheRateStateForever) {
+    AdmissionLimits limits = small_limits();
+    limits.max_sessions = limits.max_sessions_per_uid = limits.max_sessions_per_user = 100000;
+    limits.spawns_per_minute_per_user = 60;
+    limits.spawn_burst_per_user = 1;
+    Admission admission(limits);
+    auto now = flow::Clock::now();
+    for (int i = 0; i < 5000; ++i) {
+        const std::string user = "u" + std::to_string(i);
+        ASSERT_FALSE(admission.admit(1, user, now));
+        admission.release(1, user);
+        now += std::chrono::milliseconds(10);
+    }
+    // The labels whose buckets refilled were forgotten; a recent one still remembers its spawn.
+    EXPECT_LT(admission.tracked_rate_buckets(), 1100u);
+    EXPECT_TRUE(admission.admit(1, "u4999", now));
+}
+
 TEST(Admission, AdoptedSessionsCountEvenBeyondTheLimits) {
     Admission admission(small_limits());
     for (int i = 0; i < 5; ++i) {
