@@ -19,7 +19,7 @@ cpus=${CCJAIL_VM_CPUS:-2}
 test_cgroup=${CCJAIL_VM_CGROUP-system.slice/ccjail-tests.service}
 test_subgroup=${CCJAIL_VM_SUBGROUP-supervisor}
 p9_options=${CCJAIL_VM_9P_OPTIONS:-cache=loose,msize=512000}
-default_tests=tests/integration/ccjail_integration_tests
+default_tests="tests/integration/ccjail_integration_tests tests/daemon/ccjail_daemon_tests"
 # Modules to load in the VM; their dependencies are added from each module's modinfo.
 read -r -a vm_modules <<<"9p 9pnet_virtio virtio_pci overlay ${CCJAIL_VM_EXTRA_MODULES:-}"
 
