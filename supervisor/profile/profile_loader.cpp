@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_error.hpp"
 #include "profile/profile_check.hpp"
 
 namespace ccjail {
@@ -130,13 +131,7 @@ json parse_document(const fs::path& file) {
     try {
         document = json::parse(text, std::ref(finder));
     } catch (const json::parse_error& e) {
-        std::string what = e.what();
-        // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep line and column.
-        if (const auto tag_end = what.find("] ");
-            what.rfind("[json.", 0) == 0 && tag_end != std::string::npos) {
-            what.erase(0, tag_end + 2);
-        }
-        fail(file, "invalid JSON: " + what);
+        fail(file, "invalid JSON: " + parse_error_text(e));
     }
     if (finder.duplicate()) {
         fail(file, *finder.duplicate() + ": key appears twice in the same object");

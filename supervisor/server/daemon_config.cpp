@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/json_error.hpp"
 #include "common/text.hpp"
 #include "common/unique_fd.hpp"
 #include "profile/profile_loader.hpp"
@@ -573,13 +574,7 @@ json parse_config_text(const fs::path& file, const std::string& text) {
     try {
         document = json::parse(text, std::ref(duplicates));
     } catch (const json::parse_error& e) {
-        std::string what = e.what();
-        // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep line and column.
-        if (const auto tag_end = what.find("] ");
-            what.rfind("[json.", 0) == 0 && tag_end != std::string::npos) {
-            what.erase(0, tag_end + 2);
-        }
-        fail(file, "invalid JSON: " + what);
+        fail(file, "invalid JSON: " + parse_error_text(e));
     }
     if (!document.is_object()) {
         fail(file, std::string("expected a JSON object of keys, got ") + document.type_name());
