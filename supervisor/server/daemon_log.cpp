@@ -15,12 +15,12 @@ void DaemonLog::write(spdlog::level::level_enum level, std::string_view event,
     if (level < level_) {
         return;
     }
-    nlohmann::json line = {
-        {"ts", audit::format_timestamp(std::chrono::system_clock::now())},
-        {"level", std::string(spdlog::level::to_string_view(level).data(),
-                              spdlog::level::to_string_view(level).size())},
-        {"event", event},
-    };
+    // ts, level and event first, as in the audit lines; then the fields, in name order.
+    nlohmann::ordered_json line;
+    line["ts"] = audit::format_timestamp(std::chrono::system_clock::now());
+    line["level"] = std::string(spdlog::level::to_string_view(level).data(),
+                                spdlog::level::to_string_view(level).size());
+    line["event"] = event;
     const nlohmann::json redacted = redactor_.redact_json(fields);
     for (const auto& [key, value] : redacted.items()) {
         if (!line.contains(key)) {
