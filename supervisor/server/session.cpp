@@ -225,6 +225,9 @@ void Session::on_ready(const nlohmann::json& body, std::vector<UniqueFd> fds) {
     const std::size_t rings = pipe ? 2 : 1;
     const std::size_t expected = pipe ? 5 : 2;
     if (fds.size() != expected) {
+        // A monitor that does not speak our link cannot be trusted with the session: end it
+        // rather than leave a jail nobody reads.
+        kill(std::chrono::milliseconds(0));
         on_link_lost();
         return;
     }
