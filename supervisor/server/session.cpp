@@ -274,7 +274,9 @@ void Session::on_exit_message(const nlohmann::json& body) {
         report.failure = SetupFailure{Step::supervise, 0, "the monitor sent an unreadable report"};
     }
     report.id = identity_.id;
-    if (output_limit_hit_ && report.status == ExitStatus::killed) {
+    if (output_limit_hit_ && report.status != ExitStatus::setup_failed) {
+        // The output was cut at the cap: whatever the program did next, that is how it ended
+        // for its clients (the kill may have raced with a normal exit).
         report.status = ExitStatus::output_limit;
     }
     report.output_bytes = bytes_out();
@@ -518,6 +520,11 @@ void Session::enforce_output_total() {
     }
     output_limit_hit_ = true;
     observer_.session_output_limit(*this);
+    if (report_ && report_->status != ExitStatus::setup_failed) {
+        // The program had already ended (its output sat in the pipe): the report, sent to
+        // clients after the last byte, says the output was cut.
+        report_->status = ExitStatus::output_limit;
+    }
     kill(std::chrono::milliseconds(0), ExitStatus::output_limit);
 }
 
