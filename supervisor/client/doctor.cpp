@@ -370,12 +370,7 @@ CheckResult check_landlock() {
 
 std::vector<CheckResult> check_profiles(const fs::path& dir) {
     std::error_code ec;
-    std::vector<fs::path> files;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it->path().extension() == ".json" && it->is_regular_file(ec)) {
-            files.push_back(it->path());
-        }
-    }
+    const std::vector<fs::path> files = profile_files(dir, ec);
     if (ec) {
         return {fail("profiles", "cannot read " + dir.string() + ": " + ec.message(),
                      "pass --profiles-dir DIR")};
@@ -384,7 +379,6 @@ std::vector<CheckResult> check_profiles(const fs::path& dir) {
         return {fail("profiles", "no *.json profile in " + dir.string(),
                      "install profiles there or pass --profiles-dir DIR")};
     }
-    std::sort(files.begin(), files.end());
     std::vector<CheckResult> results;
     std::vector<std::string> valid;
     for (const auto& file : files) {

@@ -23,13 +23,9 @@ ccjail::audit::RedactionRules redaction_rules(const ccjail::server::DaemonConfig
     ccjail::audit::RedactionRules rules;
     rules.home_roots = {config.homes_root.string()};
     std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(config.profiles_dir, ec)) {
-        if (entry.path().extension() != ".json") {
-            continue;
-        }
+    for (const auto& file : ccjail::profile_files(config.profiles_dir, ec)) {
         try {
-            const auto profile =
-                ccjail::load_profile(entry.path().stem().string(), config.profiles_dir);
+            const auto profile = ccjail::load_profile(file.stem().string(), config.profiles_dir);
             for (const auto& secret : profile.environment.secrets) {
                 rules.secret_env_names.push_back(secret.name);
             }

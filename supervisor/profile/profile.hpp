@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flow/overflow_policy.hpp"
@@ -129,6 +130,20 @@ struct OutputPolicy {
 };
 
 enum class NetworkMode { none, host, proxy, gateway };
+// The names profiles use ("none", "host", "proxy", "gateway").
+constexpr std::string_view to_string(NetworkMode mode) {
+    switch (mode) {
+        case NetworkMode::none:
+            return "none";
+        case NetworkMode::host:
+            return "host";
+        case NetworkMode::proxy:
+            return "proxy";
+        case NetworkMode::gateway:
+            return "gateway";
+    }
+    return "none";
+}
 
 struct Profile {
     std::string name;              // file stem

@@ -217,6 +217,19 @@ fs::path resolve(std::string_view name_or_path, const fs::path& profiles_dir) {
 
 }  // namespace
 
+std::vector<std::filesystem::path> profile_files(const std::filesystem::path& dir,
+                                                 std::error_code& ec) {
+    std::vector<std::filesystem::path> files;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code type_ec;
+        if (it->path().extension() == ".json" && it->is_regular_file(type_ec)) {
+            files.push_back(it->path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
 Profile load_profile(std::string_view name_or_path, const fs::path& profiles_dir) {
     const fs::path leaf = resolve(name_or_path, profiles_dir);
     const std::vector<Layer> chain = read_chain(leaf);

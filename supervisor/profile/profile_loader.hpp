@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -23,6 +25,11 @@ class ProfileError : public std::runtime_error {
 // <profiles_dir>/<name>.json. Follows "extends" (names resolve in the same directory, cycles and
 // depth > 8 refused), merges, validates strictly. Throws ProfileError.
 Profile load_profile(std::string_view name_or_path, const std::filesystem::path& profiles_dir);
+
+// The profile files of a profiles directory: its regular `*.json` files, sorted by name (the
+// stem is the profile's name). `ec` is set when the directory cannot be read.
+std::vector<std::filesystem::path> profile_files(const std::filesystem::path& dir,
+                                                 std::error_code& ec);
 
 // Validates an already merged JSON document; `file` is used in error messages only.
 Profile profile_from_json(const nlohmann::json& merged, const std::string& name,

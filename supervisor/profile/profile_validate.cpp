@@ -890,11 +890,10 @@ class Reader {
     }
 
     flow::OverflowPolicy overflow(const json& v, const Pointer& at) const {
-        if (v == "block") {
-            return flow::OverflowPolicy::block;
-        }
-        if (v == "drop_oldest") {
-            return flow::OverflowPolicy::drop_oldest;
+        if (v.is_string()) {
+            if (const auto policy = flow::overflow_policy_from_string(v.get<std::string>())) {
+                return *policy;
+            }
         }
         expected(at, "one of \"block\", \"drop_oldest\"", v);
     }

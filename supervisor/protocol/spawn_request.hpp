@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -24,6 +25,10 @@ struct SpawnLimits {
 };
 
 enum class SpawnMode { pty, pipe };
+// "pty" or "pipe", as in spawn requests and responses.
+constexpr std::string_view to_string(SpawnMode mode) {
+    return mode == SpawnMode::pty ? "pty" : "pipe";
+}
 
 // A `spawn` request whose shape is checked: every field has its type, its length bound and its
 // character set. What depends on the profile (argv policy, env allowlist) or on the host

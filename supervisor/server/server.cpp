@@ -59,20 +59,6 @@ json limits_json(const Limits& limits) {
             {"output_total_bytes", limits.output_total_bytes}};
 }
 
-std::string network_name(NetworkMode mode) {
-    switch (mode) {
-        case NetworkMode::none:
-            return "none";
-        case NetworkMode::host:
-            return "host";
-        case NetworkMode::proxy:
-            return "proxy";
-        case NetworkMode::gateway:
-            return "gateway";
-    }
-    return "none";
-}
-
 // Only what the spawn op defines reaches the monitor: the envelope's id and op are not part of
 // the request the jail engine checks.
 json spawn_body(const json& body) {
@@ -726,7 +712,7 @@ json Server::op_attach(const std::shared_ptr<Connection>& connection, const json
                    {"from_offset", offset("from_offset").value_or(result.begin_offset)}});
     return {{"session", session->id()},
             {"channel", channel},
-            {"mode", session->identity().mode == protocol::SpawnMode::pty ? "pty" : "pipe"},
+            {"mode", protocol::to_string(session->identity().mode)},
             {"state", to_string(session->state())},
             {"offset", result.offset},
             {"begin_offset", result.begin_offset},
@@ -747,7 +733,7 @@ json Server::op_list(const Connection& connection) {
                             {"profile", identity.profile},
                             {"user", identity.user},
                             {"state", to_string(session->state())},
-                            {"mode", identity.mode == protocol::SpawnMode::pty ? "pty" : "pipe"},
+                            {"mode", protocol::to_string(identity.mode)},
                             {"pid", session->pid()},
                             {"peer_uid", identity.peer_uid},
                             {"created", audit::format_timestamp(identity.created)},
@@ -769,7 +755,7 @@ void Server::op_inspect(const std::shared_ptr<Connection>& connection, std::uint
                    {"profile", identity.profile},
                    {"user", identity.user},
                    {"peer_uid", identity.peer_uid},
-                   {"mode", identity.mode == protocol::SpawnMode::pty ? "pty" : "pipe"},
+                   {"mode", protocol::to_string(identity.mode)},
                    {"state", to_string(session->state())},
                    {"pid", session->pid()},
                    {"monitor_pid", session->monitor_pid()},
@@ -814,21 +800,14 @@ void Server::op_inspect(const std::shared_ptr<Connection>& connection, std::uint
 json Server::op_profiles() {
     json profiles = json::array();
     std::error_code ec;
-    std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(config_.profiles_dir, ec)) {
-        if (entry.path().extension() == ".json") {
-            files.push_back(entry.path());
-        }
-    }
-    std::sort(files.begin(), files.end());
-    for (const auto& file : files) {
+    for (const auto& file : profile_files(config_.profiles_dir, ec)) {
         const std::string name = file.stem().string();
         try {
             const Profile profile = load_profile(name, config_.profiles_dir);
             profiles.push_back(
                 {{"name", name},
                  {"description", profile.description},
-                 {"network", network_name(profile.network)},
+                 {"network", to_string(profile.network)},
                  {"executable",
                   profile.command.executable ? json(*profile.command.executable) : json()},
                  {"limits",
@@ -907,7 +886,7 @@ void Server::session_running(Session& session) {
     const std::uint32_t channel = connection->new_channel();
     const auto attached = session.attach(connection, channel, false, 0, 0);
     connection->channels()[channel] = self;
-    const char* mode = session.identity().mode == protocol::SpawnMode::pty ? "pty" : "pipe";
+    const std::string_view mode = protocol::to_string(session.identity().mode);
     connection->send_control(
         FrameType::res, 0,
         {{"id", pending.request_id},

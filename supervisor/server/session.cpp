@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 
 #include <boost/asio/post.hpp>
 
@@ -36,24 +37,19 @@ void set_nonblocking(int fd) {
     }
 }
 
-flow::OverflowPolicy overflow_from_string(const std::string& name) {
-    return name == "block" ? flow::OverflowPolicy::block : flow::OverflowPolicy::drop_oldest;
-}
-
-std::string_view to_string(flow::OverflowPolicy policy) {
-    return policy == flow::OverflowPolicy::block ? "block" : "drop_oldest";
-}
-
-std::string format_time(std::chrono::system_clock::time_point time) {
-    return std::to_string(
-        std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count());
+flow::OverflowPolicy overflow_from_json(const nlohmann::json& value) {
+    const auto policy = flow::overflow_policy_from_string(value.get<std::string>());
+    if (!policy) {
+        throw std::invalid_argument("settings.overflow: not block or drop_oldest");
+    }
+    return *policy;
 }
 
 }  // namespace
 
 nlohmann::json to_json(const SessionSettings& s) {
     return {{"ring_bytes", s.ring_bytes},
-            {"overflow", to_string(s.overflow)},
+            {"overflow", flow::to_string(s.overflow)},
             {"output_rate_bytes", s.output_rate_bytes},
             {"output_burst_bytes", s.output_burst_bytes},
             {"frames_per_sec", s.frames_per_sec},
@@ -67,7 +63,7 @@ nlohmann::json to_json(const SessionSettings& s) {
 SessionSettings session_settings_from_json(const nlohmann::json& j) {
     SessionSettings s;
     s.ring_bytes = j.at("ring_bytes").get<std::size_t>();
-    s.overflow = overflow_from_string(j.at("overflow").get<std::string>());
+    s.overflow = overflow_from_json(j.at("overflow"));
     s.output_rate_bytes = j.at("output_rate_bytes").get<std::uint64_t>();
     s.output_burst_bytes = j.at("output_burst_bytes").get<std::uint64_t>();
     s.frames_per_sec = j.at("frames_per_sec").get<std::uint64_t>();
@@ -99,8 +95,10 @@ nlohmann::json to_json(const SessionIdentity& i) {
             {"user", i.user},
             {"peer_uid", i.peer_uid},
             {"peer_pid", i.peer_pid},
-            {"mode", i.mode == protocol::SpawnMode::pty ? "pty" : "pipe"},
-            {"created_ms", format_time(i.created)},
+            {"mode", protocol::to_string(i.mode)},
+            {"created_ms",
+             std::chrono::duration_cast<std::chrono::milliseconds>(i.created.time_since_epoch())
+                 .count()},
             {"request", i.request},
             {"limits", i.limits},
             {"settings", to_json(i.settings)}};
@@ -116,7 +114,7 @@ SessionIdentity session_identity_from_json(const nlohmann::json& j) {
     i.mode = j.at("mode").get<std::string>() == "pipe" ? protocol::SpawnMode::pipe
                                                        : protocol::SpawnMode::pty;
     i.created = std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(std::stoll(j.at("created_ms").get<std::string>())));
+        std::chrono::milliseconds(j.at("created_ms").get<std::int64_t>()));
     i.request = j.at("request");
     i.limits = j.at("limits");
     i.settings = session_settings_from_json(j.at("settings"));
