@@ -181,7 +181,7 @@ UniqueFd build_jail(const JailSpec& spec, const JailCgroup& cgroup, int channel_
     }
     build_root_filesystem(spec);
     set_hostname(spec.profile.hostname);
-    if (spec.profile.network == NetworkMode::none) {
+    if (spec.profile.network.mode == NetworkMode::none) {
         bring_up_loopback();
     }
     // A session of its own: terminal signals of the caller reach only the monitor, which

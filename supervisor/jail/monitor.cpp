@@ -39,7 +39,7 @@ struct ClonedInit {
 ClonedInit clone_init(const JailSpec& spec, const JailCgroup& cgroup, const InitFds& init_fds,
                       int parent_channel) {
     std::uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
-    if (spec.profile.network != NetworkMode::host) {
+    if (spec.profile.network.mode != NetworkMode::host) {
         flags |= CLONE_NEWNET;
     }
     const bool v2 = cgroup.clone_into_fd() >= 0;

@@ -145,6 +145,33 @@ constexpr std::string_view to_string(NetworkMode mode) {
     return "none";
 }
 
+// One entry of network.allow: a host name, or every name below a domain ("*.example.com"
+// matches "a.example.com" and "a.b.example.com", not "example.com"), and a port range.
+struct AllowRule {
+    std::string host;  // canonical (lowercase, no trailing dot); for a wildcard, the suffix
+    bool subdomains = false;  // written "*.<host>"
+    std::uint16_t port_first = 443;
+    std::uint16_t port_last = 443;
+};
+
+// How a session reaches the network (docs/profiles.md, `network`; docs/egress.md).
+struct NetworkPolicy {
+    NetworkMode mode = NetworkMode::none;
+    // proxy and gateway: the destinations the daemon's CONNECT proxy lets through.
+    std::vector<AllowRule> allow;
+    // Addresses in refused ranges (loopback, private, link-local, CGNAT, metadata, ...) that
+    // may be reached anyway; each one exact, in canonical text form.
+    std::vector<std::string> allow_addresses;
+    bool allow_ip_literals = false;  // CONNECT 192.0.2.1:443 instead of a name
+    bool allow_plain_http = false;   // "GET http://host/..." through the proxy
+    // Where the jail's init listens on 127.0.0.1 inside the jail's network namespace.
+    std::uint16_t proxy_port = 3128;
+    std::uint16_t gateway_port = 3129;
+    std::uint32_t max_connections = 32;  // open proxy and gateway connections per session
+    std::uint64_t connect_timeout_ms = 10'000;
+    std::uint64_t idle_timeout_ms = 300'000;  // a relayed connection with no bytes either way
+};
+
 struct Profile {
     std::string name;              // file stem
     std::filesystem::path source;  // the file it was loaded from
@@ -156,7 +183,7 @@ struct Profile {
     Limits limits;
     SeccompPolicy seccomp;
     OutputPolicy output;
-    NetworkMode network = NetworkMode::none;
+    NetworkPolicy network;
     std::string hostname = "ccjail";
 };
 

@@ -177,7 +177,7 @@ class Reader {
             read_output(*v, root.at("output"), profile.output);
         }
         if (const json* v = root.get("network")) {
-            profile.network = network(*v, root.at("network"));
+            profile.network.mode = network(*v, root.at("network"));
         }
         if (const json* v = root.get("hostname")) {
             profile.hostname = hostname(*v, root.at("hostname"));

@@ -807,7 +807,7 @@ json Server::op_profiles() {
             profiles.push_back(
                 {{"name", name},
                  {"description", profile.description},
-                 {"network", to_string(profile.network)},
+                 {"network", to_string(profile.network.mode)},
                  {"executable",
                   profile.command.executable ? json(*profile.command.executable) : json()},
                  {"limits",

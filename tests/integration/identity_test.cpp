@@ -125,7 +125,7 @@ TEST_F(Identity, HostnameIsTheProfiles) {
 }
 
 TEST_F(Identity, NetworkNoneHasOnlyLoopbackAndItIsUp) {
-    ASSERT_EQ(load("probe").network, NetworkMode::none);
+    ASSERT_EQ(load("probe").network.mode, NetworkMode::none);
     const JailRun run = probe({"netifs"});
     ASSERT_EQ(run.exit_code, 0) << run.describe();
     const json interfaces = run.out_json()["interfaces"];

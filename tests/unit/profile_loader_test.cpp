@@ -71,7 +71,7 @@ TEST_F(ProfileLoaderTest, EmptyProfileHasEveryDefault) {
     EXPECT_EQ(p.identity.mode, IdentityPolicy::Mode::fixed);
     EXPECT_EQ(p.identity.uid, 65534u);
     EXPECT_EQ(p.limits.memory_bytes, 1ull << 30);
-    EXPECT_EQ(p.network, NetworkMode::none);
+    EXPECT_EQ(p.network.mode, NetworkMode::none);
     EXPECT_EQ(p.hostname, "ccjail");
     EXPECT_EQ(p.output.ring_bytes, 1u << 20);
     EXPECT_EQ(p.output.pty_overflow, flow::OverflowPolicy::drop_oldest);
@@ -164,7 +164,7 @@ TEST_F(ProfileLoaderTest, ReadsEveryKeyOfTheSchema) {
     EXPECT_EQ(p.output.input_rate_bytes, 512u << 10);
     EXPECT_EQ(p.output.input_burst_bytes, 128u << 10);
     EXPECT_EQ(p.output.max_input_frame_bytes, 16u << 10);
-    EXPECT_EQ(p.network, NetworkMode::host);
+    EXPECT_EQ(p.network.mode, NetworkMode::host);
     EXPECT_EQ(p.hostname, "box-1");
 }
 

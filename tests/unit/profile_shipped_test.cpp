@@ -46,7 +46,7 @@ void expect_base_root(const Profile& p) {
     EXPECT_EQ(p.environment.set.at("LANG"), "C.UTF-8");
     EXPECT_EQ(p.environment.set.at("TERM"), "xterm-256color");
     EXPECT_EQ(p.environment.set.at("USER"), "user");
-    EXPECT_EQ(p.network, NetworkMode::none);
+    EXPECT_EQ(p.network.mode, NetworkMode::none);
     EXPECT_EQ(p.limits.swap_bytes, 0u);
 }
 
@@ -112,7 +112,7 @@ TEST(ProfileShipped, ClaudeCodeRunsTheNpmCliWithItsSecret) {
     EXPECT_EQ(p.environment.secrets[0].file, "/etc/ccjail/secrets/anthropic-api-key");
     EXPECT_EQ(p.limits.memory_bytes, 4ull << 30);
     EXPECT_EQ(p.limits.pids, 1024u);
-    EXPECT_EQ(p.network, NetworkMode::none);
+    EXPECT_EQ(p.network.mode, NetworkMode::none);
 }
 
 TEST(ProfileShipped, ClaudeCodeManagedSettingsDisableItsSandboxAndUpdater) {
