@@ -15,7 +15,8 @@ constexpr AuditEvent all_events[] = {
     AuditEvent::spawn_rejected, AuditEvent::spawn_started,
     AuditEvent::attach,         AuditEvent::detach,
     AuditEvent::kill,           AuditEvent::exit,
-    AuditEvent::limit_hit,
+    AuditEvent::limit_hit,      AuditEvent::egress,
+    AuditEvent::gateway,
 };
 
 constexpr std::string_view fixed_fields[] = {
@@ -52,6 +53,10 @@ std::string_view to_string(AuditEvent event) {
             return "exit";
         case AuditEvent::limit_hit:
             return "limit_hit";
+        case AuditEvent::egress:
+            return "egress";
+        case AuditEvent::gateway:
+            return "gateway";
     }
     return "unknown";
 }

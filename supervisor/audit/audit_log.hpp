@@ -29,6 +29,8 @@ enum class AuditEvent {
     kill,             // a session was killed on request
     exit,             // a session ended; fields carry the exit report
     limit_hit,        // a limit was reached (memory/oom, pids, cpu, wall, output, rate)
+    egress,           // a proxy connection of a jail ended: allowed or denied, why, bytes
+    gateway,          // a gateway request of a jail ended: method, path, status, bytes
 };
 
 std::string_view to_string(AuditEvent event);

@@ -114,6 +114,14 @@ ccjail::ExitReport run(Options& o) {
     } catch (const ccjail::ProfileError& error) {
         return setup_failure(ccjail::Step::profile, 0, error.what());
     }
+    // The proxy and the gateway are served by ccjaild; alone, the jail would just have no
+    // network, which is better said up front than found out from a refused connection.
+    if (profile.network.mode == ccjail::NetworkMode::proxy ||
+        profile.network.mode == ccjail::NetworkMode::gateway) {
+        return setup_failure(ccjail::Step::profile, 0,
+                             "network mode \"" + std::string(to_string(profile.network.mode)) +
+                                 "\" is served by ccjaild; run this profile through the daemon");
+    }
     try {
         const ccjail::JailSpec spec = ccjail::resolve_spec(profile, request_from(o), o.host);
         ccjail::MonitorOptions monitor;

@@ -12,11 +12,13 @@ namespace ccjail {
 // per packet, so no parsing happens on either side and the payload can report its own setup
 // failure right up to execve (the fd is close-on-exec).
 enum class JailMessageType : std::uint32_t {
-    go = 1,             // monitor -> init: the cgroup is in place, build the jail
-    setup_failed = 2,   // init or payload -> monitor: step, errno, text
-    child_exited = 3,   // init -> monitor: the payload's wait status
-    pty_master = 4,     // init -> monitor: the pty master of the jail's devpts rides along
-    payload_pidfd = 5,  // init -> monitor: a pidfd of the program rides along
+    go = 1,                // monitor -> init: the cgroup is in place, build the jail
+    setup_failed = 2,      // init or payload -> monitor: step, errno, text
+    child_exited = 3,      // init -> monitor: the payload's wait status
+    pty_master = 4,        // init -> monitor: the pty master of the jail's devpts rides along
+    payload_pidfd = 5,     // init -> monitor: a pidfd of the program rides along
+    proxy_listener = 6,    // init -> monitor: the jail's 127.0.0.1:<proxy_port> listener
+    gateway_listener = 7,  // init -> monitor: the jail's 127.0.0.1:<gateway_port> listener
 };
 
 struct JailMessage {

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "jail/egress_listener.hpp"
 #include "jail/jail_channel.hpp"
 #include "jail/jail_pty.hpp"
 #include "jail/process_setup.hpp"
@@ -164,6 +165,27 @@ void pass_payload_pidfd(int channel_fd, pid_t payload) {
     }
 }
 
+// The listeners are made here, in the jail's network namespace, and handed up once: the daemon
+// accepts on them directly, so no process in the jail carries the bytes and nothing is spawned
+// per connection. Created while the init is still root, before the jail's programs exist, so
+// no jailed program can take the port first.
+void pass_egress_listeners(const NetworkPolicy& network, int channel_fd) {
+    auto pass = [&](std::uint16_t port, JailMessageType type) {
+        UniqueFd listener = open_loopback_listener(port);
+        JailMessage message;
+        message.type = type;
+        if (!send_message_with_fd(channel_fd, message, listener.get())) {
+            throw_errno(Step::network, "cannot pass the egress listener to the monitor");
+        }
+    };
+    if (network.mode == NetworkMode::proxy || network.mode == NetworkMode::gateway) {
+        pass(network.proxy_port, JailMessageType::proxy_listener);
+    }
+    if (network.mode == NetworkMode::gateway) {
+        pass(network.gateway_port, JailMessageType::gateway_listener);
+    }
+}
+
 // Returns the pty slave for the program when the spec asks for a pty.
 UniqueFd build_jail(const JailSpec& spec, const JailCgroup& cgroup, int channel_fd) {
     // First into the jail's cgroups, so that everything below is charged and limited there;
@@ -181,9 +203,10 @@ UniqueFd build_jail(const JailSpec& spec, const JailCgroup& cgroup, int channel_
     }
     build_root_filesystem(spec);
     set_hostname(spec.profile.hostname);
-    if (spec.profile.network.mode == NetworkMode::none) {
+    if (spec.profile.network.mode != NetworkMode::host) {
         bring_up_loopback();
     }
+    pass_egress_listeners(spec.profile.network, channel_fd);
     // A session of its own: terminal signals of the caller reach only the monitor, which
     // forwards them once.
     enter_new_session();

@@ -217,6 +217,19 @@ class Supervision : public SessionControl {
             payload_pidfd_ = std::move(attached);
             return;
         }
+        if ((message->type == JailMessageType::proxy_listener ||
+             message->type == JailMessageType::gateway_listener) &&
+            attached) {
+            // Without a daemon nobody serves the jail's connections: the listener is closed
+            // and they are refused (ccjail-exec refuses such profiles up front).
+            if (options_.hooks) {
+                options_.hooks->take_egress_listener(
+                    message->type == JailMessageType::proxy_listener ? EgressListener::proxy
+                                                                     : EgressListener::gateway,
+                    std::move(attached));
+            }
+            return;
+        }
         take_message(*message, observed_);
     }
 

@@ -25,6 +25,8 @@ class SessionControl {
     virtual pid_t init_pid() const = 0;
 };
 
+enum class EgressListener { proxy, gateway };
+
 // Daemon mode: the monitor reports to these instead of relaying a terminal, and polls the
 // caller's descriptors (the daemon link, the adopt socket) in its own loop.
 class MonitorHooks {
@@ -34,6 +36,9 @@ class MonitorHooks {
     virtual void jail_started(SessionControl& control) = 0;
     // The pty master of the jail's devpts (pty mode); the caller keeps it.
     virtual void take_pty_master(UniqueFd master) = 0;
+    // Network modes proxy and gateway: a listening TCP socket in the jail's network namespace,
+    // for the daemon to accept the jail's connections on.
+    virtual void take_egress_listener(EgressListener kind, UniqueFd listener) = 0;
     // The program's execve succeeded (the exec-status pipe reached EOF with no failure).
     virtual void program_running() = 0;
     virtual void add_pollfds(std::vector<struct pollfd>& fds) = 0;

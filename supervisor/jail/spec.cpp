@@ -14,6 +14,7 @@
 
 #include "common/error.hpp"
 #include "jail/executable_hash.hpp"
+#include "jail/home_seed.hpp"
 #include "jail/identity_map.hpp"
 #include "jail/mount_api.hpp"
 #include "jail/workspace.hpp"
@@ -298,8 +299,9 @@ JailSpec resolve_spec(const Profile& profile, const JailRequest& request, const 
             : open_workspace(host.workspace_root, request.workspace),
         Step::workspace);
     if (profile.filesystem.home) {
-        spec.home = detached_copy(
-            prepare_home(host.homes_root, request.user_label, spec.uid, spec.gid), Step::home);
+        UniqueFd home = prepare_home(host.homes_root, request.user_label, spec.uid, spec.gid);
+        seed_home(home.get(), profile.filesystem.home_seed, spec.uid, spec.gid);
+        spec.home = detached_copy(std::move(home), Step::home);
     }
     if (profile.command.sha256) {
         spec.pinned_executable = verify_pinned(profile, host);

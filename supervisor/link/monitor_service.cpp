@@ -167,6 +167,10 @@ class MonitorService : public MonitorHooks {
         payload_err_.reset();
     }
     void take_pty_master(UniqueFd master) override { master_ = std::move(master); }
+
+    void take_egress_listener(EgressListener kind, UniqueFd listener) override {
+        egress_.emplace_back(kind, std::move(listener));
+    }
     void program_running() override {
         running_ = true;
         send_ready();
@@ -447,6 +451,13 @@ class MonitorService : public MonitorHooks {
             fds.push_back(stdout_r_.get());
             fds.push_back(stderr_r_.get());
         }
+        // The listeners come last, named in order, so the stream descriptors keep their places.
+        json egress = json::array();
+        for (const auto& [kind, listener] : egress_) {
+            egress.push_back(kind == EgressListener::proxy ? "proxy" : "gateway");
+            fds.push_back(listener.get());
+        }
+        body["egress"] = egress;
         send(body, fds);
     }
 
@@ -475,6 +486,7 @@ class MonitorService : public MonitorHooks {
     // Held for the monitor's whole life, so a daemon crash loses no descriptor.
     std::vector<UniqueFd> rings_;
     UniqueFd master_;
+    std::vector<std::pair<EgressListener, UniqueFd>> egress_;
     UniqueFd stdin_w_, stdout_r_, stderr_r_;
     bool stdin_closed_ = false;
     // The program's ends, held only until the init has them.

@@ -70,6 +70,14 @@ struct Symlink {
     std::string to;      // what it points to
 };
 
+// A file put into the user's persistent home when it is not there yet (an app's first-run state,
+// so no onboarding wizard runs). Never overwritten: the program owns it afterwards.
+struct HomeSeedFile {
+    std::string path;  // relative to the home; missing directories are created (0700)
+    std::string content;
+    std::uint32_t mode = 0600;
+};
+
 struct FilesystemPolicy {
     std::uint64_t root_size_bytes = 16ull << 20;  // the tmpfs the new root is built on
     std::vector<BindMount> binds;
@@ -78,6 +86,7 @@ struct FilesystemPolicy {
     std::vector<Symlink> symlinks;
     std::string workspace = "/workspace";            // where the workspace is mounted
     std::optional<std::string> home = "/home/user";  // unset: no persistent home
+    std::vector<HomeSeedFile> home_seed;
     std::uint64_t dev_shm_size_bytes = 64ull << 20;
     bool synthesize_etc = true;  // /etc/passwd, /etc/group, /etc/hosts
 };
@@ -148,7 +157,7 @@ constexpr std::string_view to_string(NetworkMode mode) {
 // One entry of network.allow: a host name, or every name below a domain ("*.example.com"
 // matches "a.example.com" and "a.b.example.com", not "example.com"), and a port range.
 struct AllowRule {
-    std::string host;  // canonical (lowercase, no trailing dot); for a wildcard, the suffix
+    std::string host;         // canonical (lowercase, no trailing dot); for a wildcard, the suffix
     bool subdomains = false;  // written "*.<host>"
     std::uint16_t port_first = 443;
     std::uint16_t port_last = 443;

@@ -17,19 +17,21 @@ using json = nlohmann::json;
 // entry of its base without restating the whole list.
 bool is_keyed_list(std::string_view path) {
     return path == "/filesystem/binds" || path == "/filesystem/tmpfs" ||
-           path == "/filesystem/files" || path == "/filesystem/symlinks";
+           path == "/filesystem/files" || path == "/filesystem/symlinks" ||
+           path == "/filesystem/home_seed";
 }
 
 bool is_union_list(std::string_view path) {
-    return path == "/environment/pass" || path == "/seccomp/allow" || path == "/seccomp/deny";
+    return path == "/environment/pass" || path == "/seccomp/allow" || path == "/seccomp/deny" ||
+           path == "/network/allow" || path == "/network/allow_addresses";
 }
 
-// A bind without "target" lands at its source.
+// A bind without "target" lands at its source; a home seed file is keyed by its path.
 const json* entry_key(const json& entry) {
     if (!entry.is_object()) {
         return nullptr;
     }
-    for (const char* key : {"target", "source"}) {
+    for (const char* key : {"target", "source", "path"}) {
         const auto it = entry.find(key);
         if (it != entry.end() && it->is_string()) {
             return &*it;
@@ -70,6 +72,7 @@ json merge_union(const json& base, const json& child) {
 }
 
 json merge_at(const json& base, const json& child, const std::string& path);
+json merge_object_or_replace(const json& base, const json& child, const std::string& path);
 
 json merge_object(const json& base, const json& child, const std::string& path) {
     json result = base;
@@ -129,7 +132,16 @@ json drop_flipped_syscalls(json base, const json& child) {
     return base;
 }
 
+// "network": "proxy" is short for {"mode": "proxy"}: a child naming only a mode keeps the
+// allowlist of its base, and a child adding rules keeps the mode of its base.
+json network_object(const json& value) {
+    return value.is_string() ? json{{"mode", value}} : value;
+}
+
 json merge_at(const json& base, const json& child, const std::string& path) {
+    if (path == "/network") {
+        return merge_object_or_replace(network_object(base), network_object(child), path);
+    }
     if (!base.is_object() || !child.is_object()) {
         return child;
     }
@@ -138,6 +150,13 @@ json merge_at(const json& base, const json& child, const std::string& path) {
     }
     if (path == "/seccomp") {
         return merge_object(drop_flipped_syscalls(base, child), child, path);
+    }
+    return merge_object(base, child, path);
+}
+
+json merge_object_or_replace(const json& base, const json& child, const std::string& path) {
+    if (!base.is_object() || !child.is_object()) {
+        return child;
     }
     return merge_object(base, child, path);
 }

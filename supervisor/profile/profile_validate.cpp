@@ -18,6 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/text.hpp"
+#include "egress/address_policy.hpp"
+#include "egress/allow_rule.hpp"
+#include "profile/network_environment.hpp"
 #include "profile/profile_check.hpp"
 
 #include "profile/profile_loader.hpp"
@@ -177,7 +180,7 @@ class Reader {
             read_output(*v, root.at("output"), profile.output);
         }
         if (const json* v = root.get("network")) {
-            profile.network.mode = network(*v, root.at("network"));
+            read_network(*v, root.at("network"), profile.network);
         }
         if (const json* v = root.get("hostname")) {
             profile.hostname = hostname(*v, root.at("hostname"));
@@ -187,6 +190,7 @@ class Reader {
             check_environment(profile.environment);
             check_filesystem(profile.filesystem);
             check_output(profile.output);
+            check_network(profile);
             derive_environment(profile);
         }
         return profile;
@@ -556,7 +560,7 @@ class Reader {
     void read_filesystem(const json& v, const Pointer& at, FilesystemPolicy& out) const {
         const Fields f = object(v, at,
                                 {"root_size", "binds", "tmpfs", "files", "symlinks", "workspace",
-                                 "home", "dev_shm_size", "synthesize_etc"});
+                                 "home", "home_seed", "dev_shm_size", "synthesize_etc"});
         if (const json* s = f.get("root_size")) {
             out.root_size_bytes = size(*s, f.at("root_size"), MiB, "1M");
         }
@@ -595,6 +599,13 @@ class Reader {
             out.home.reset();
         } else if (const json* h = f.get("home")) {
             out.home = path(*h, f.at("home"));
+        }
+        if (const json* list = f.get("home_seed")) {
+            out.home_seed.clear();
+            for_each_entry(*list, f.at("home_seed"), [&](const json& e, const Pointer& p) {
+                out.home_seed.push_back(home_seed_file(e, p));
+            });
+            unique_paths(out.home_seed, f.at("home_seed"));
         }
         if (const json* s = f.get("dev_shm_size")) {
             out.dev_shm_size_bytes = tmpfs_size(*s, f.at("dev_shm_size"));
@@ -673,6 +684,55 @@ class Reader {
             out.mode = mode(*m, f.at("mode"), 0777);
         }
         return out;
+    }
+
+    HomeSeedFile home_seed_file(const json& v, const Pointer& at) const {
+        const Fields f = object(v, at, {"path", "content", "mode"});
+        HomeSeedFile out;
+        const json* p = f.get("path");
+        if (p == nullptr) {
+            fail(f.at("path"), "missing (a path relative to the home)");
+        }
+        out.path = plain_text(*p, f.at("path"));
+        if (!relative_below(out.path)) {
+            fail(f.at("path"),
+                 "must be a relative path below the home without \".\", \"..\" "
+                 "or empty components, got " +
+                     describe(*p));
+        }
+        if (const json* c = f.get("content")) {
+            out.content = text(*c, f.at("content"));
+        }
+        if (const json* m = f.get("mode")) {
+            out.mode = mode(*m, f.at("mode"), 0777);
+        }
+        return out;
+    }
+
+    static bool relative_below(std::string_view path) {
+        if (path.empty() || path.front() == '/' || path.size() > 255) {
+            return false;
+        }
+        std::size_t start = 0;
+        while (start <= path.size()) {
+            const std::size_t end = std::min(path.find('/', start), path.size());
+            const std::string_view part = path.substr(start, end - start);
+            if (part.empty() || part == "." || part == "..") {
+                return false;
+            }
+            start = end + 1;
+        }
+        return true;
+    }
+
+    void unique_paths(const std::vector<HomeSeedFile>& files, const Pointer& at) const {
+        for (std::size_t i = 0; i < files.size(); ++i) {
+            for (std::size_t j = 0; j < i; ++j) {
+                if (files[i].path == files[j].path) {
+                    fail(at, "path \"" + files[i].path + "\" is listed twice");
+                }
+            }
+        }
     }
 
     Symlink symlink(const json& v, const Pointer& at) const {
@@ -898,18 +958,88 @@ class Reader {
         expected(at, "one of \"block\", \"drop_oldest\"", v);
     }
 
-    NetworkMode network(const json& v, const Pointer& at) const {
-        if (v == "none") {
-            return NetworkMode::none;
-        }
-        if (v == "host") {
-            return NetworkMode::host;
-        }
-        if (v == "proxy" || v == "gateway") {
-            fail(at, "network mode " + describe(v) +
-                         " is not supported yet (supported: \"none\", \"host\")");
+    NetworkMode network_mode(const json& v, const Pointer& at) const {
+        for (NetworkMode mode :
+             {NetworkMode::none, NetworkMode::host, NetworkMode::proxy, NetworkMode::gateway}) {
+            if (v.is_string() && v.get_ref<const std::string&>() == to_string(mode)) {
+                return mode;
+            }
         }
         expected(at, "one of \"none\", \"host\", \"proxy\", \"gateway\"", v);
+    }
+
+    // "network": "proxy" is short for {"mode": "proxy"}.
+    void read_network(const json& v, const Pointer& at, NetworkPolicy& out) const {
+        if (v.is_string()) {
+            out.mode = network_mode(v, at);
+            return;
+        }
+        const Fields f = object(
+            v, at,
+            {"mode", "allow", "allow_addresses", "allow_ip_literals", "allow_plain_http",
+             "proxy_port", "gateway_port", "max_connections", "connect_timeout", "idle_timeout"});
+        if (const json* m = f.get("mode")) {
+            out.mode = network_mode(*m, f.at("mode"));
+        }
+        if (const json* list = f.get("allow")) {
+            out.allow.clear();
+            for_each_entry(*list, f.at("allow"), [&](const json& e, const Pointer& p) {
+                out.allow.push_back(allow_rule(e, p));
+            });
+        }
+        if (const json* list = f.get("allow_addresses")) {
+            out.allow_addresses.clear();
+            for_each_entry(*list, f.at("allow_addresses"), [&](const json& e, const Pointer& p) {
+                out.allow_addresses.push_back(exact_address(e, p));
+            });
+        }
+        if (const json* b = f.get("allow_ip_literals")) {
+            out.allow_ip_literals = boolean(*b, f.at("allow_ip_literals"));
+        }
+        if (const json* b = f.get("allow_plain_http")) {
+            out.allow_plain_http = boolean(*b, f.at("allow_plain_http"));
+        }
+        if (const json* n = f.get("proxy_port")) {
+            out.proxy_port = static_cast<std::uint16_t>(integer(*n, f.at("proxy_port"), 1, 65535));
+        }
+        if (const json* n = f.get("gateway_port")) {
+            out.gateway_port =
+                static_cast<std::uint16_t>(integer(*n, f.at("gateway_port"), 1, 65535));
+        }
+        if (const json* n = f.get("max_connections")) {
+            out.max_connections =
+                static_cast<std::uint32_t>(integer(*n, f.at("max_connections"), 1, 4096));
+        }
+        if (const json* d = f.get("connect_timeout")) {
+            out.connect_timeout_ms = duration(*d, f.at("connect_timeout"), 100, "100ms");
+        }
+        if (const json* d = f.get("idle_timeout")) {
+            out.idle_timeout_ms = duration(*d, f.at("idle_timeout"), 1000, "1s");
+        }
+    }
+
+    AllowRule allow_rule(const json& v, const Pointer& at) const {
+        if (!v.is_string()) {
+            expected(at, "a \"host:port\" rule like \"registry.npmjs.org:443\"", v);
+        }
+        std::string error;
+        auto rule = egress::parse_allow_rule(v.get_ref<const std::string&>(), error);
+        if (!rule) {
+            fail(at, error + " (in " + describe(v) + ")");
+        }
+        return *rule;
+    }
+
+    std::string exact_address(const json& v, const Pointer& at) const {
+        if (!v.is_string()) {
+            expected(at, "an IPv4 or IPv6 address like \"127.0.0.1\"", v);
+        }
+        std::string error;
+        auto address = egress::canonicalize_address_entry(v.get_ref<const std::string&>(), error);
+        if (!address) {
+            fail(at, error + " (in " + describe(v) + ")");
+        }
+        return *address;
     }
 
     // RFC 1123: one label, letters, digits and inner hyphens, at most 63 bytes.
@@ -951,6 +1081,26 @@ class Reader {
 
     // The input bucket never holds more than its burst, so a daemon pacing whole IN frames could
     // never pay for a larger one: it would wait forever instead of failing.
+    // The proxy and gateway variables are the daemon's to set: a request that could set them
+    // would point the jail's clients elsewhere (and an empty NO_PROXY at the key-less gateway).
+    void check_network(const Profile& p) const {
+        const NetworkPolicy& n = p.network;
+        if (n.mode != NetworkMode::proxy && n.mode != NetworkMode::gateway) {
+            return;
+        }
+        if (n.mode == NetworkMode::gateway && n.proxy_port == n.gateway_port) {
+            fail(Pointer("/network/gateway_port"),
+                 "must differ from /network/proxy_port (" + std::to_string(n.proxy_port) + ")");
+        }
+        for (const auto& name : p.environment.pass) {
+            if (is_network_variable(name)) {
+                fail(Pointer("/environment/pass"), in_quotes(name) + " is set by network mode \"" +
+                                                       std::string(to_string(n.mode)) +
+                                                       "\" and cannot be passed by a request");
+            }
+        }
+    }
+
     void check_output(const OutputPolicy& o) const {
         if (o.max_input_frame_bytes > o.input_burst_bytes) {
             fail(Pointer("/output/max_input_frame_bytes"),
@@ -1103,6 +1253,9 @@ class Reader {
     // HOME is derived rather than written, so it can never disagree with the home mount.
     static void derive_environment(Profile& p) {
         p.environment.set["HOME"] = p.filesystem.home.value_or(p.filesystem.workspace);
+        for (auto& [name, value] : network_environment(p.network)) {
+            p.environment.set[name] = value;
+        }
         p.environment.set.try_emplace("USER", p.identity.user_name);
         p.environment.set.try_emplace("LOGNAME", p.identity.user_name);
     }

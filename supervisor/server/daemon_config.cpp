@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <system_error>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/json_error.hpp"
@@ -243,6 +245,97 @@ std::string log_level_value(const json& value) {
     return level;
 }
 
+// "192.0.2.53", "192.0.2.53:5353", "2001:db8::53" or "[2001:db8::53]:5353".
+bool valid_dns_server(const std::string& text) {
+    boost::system::error_code ec;
+    std::string host = text;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos || (close + 1 < text.size() && text[close + 1] != ':')) {
+            return false;
+        }
+        host = text.substr(1, close - 1);
+        port = close + 1 < text.size() ? text.substr(close + 2) : "";
+        if (close + 1 < text.size() && port.empty()) {
+            return false;
+        }
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        host = text.substr(0, text.find(':'));
+        port = text.substr(text.find(':') + 1);
+        if (port.empty()) {
+            return false;
+        }
+    }
+    boost::asio::ip::make_address(host, ec);
+    if (ec) {
+        return false;
+    }
+    if (port.empty()) {
+        return true;
+    }
+    if (port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return false;
+    }
+    const int number = std::stoi(port);
+    return number >= 1 && number <= 65535;
+}
+
+// https://host[:port] and nothing else: the gateway adds the request's own path.
+std::string upstream_value(const json& value) {
+    const std::string expected = "an https://host[:port] URL without a path";
+    std::string text = string_value(value, expected);
+    constexpr std::string_view kScheme = "https://";
+    if (!text.empty() && text.back() == '/') {
+        text.pop_back();
+    }
+    if (text.rfind(kScheme, 0) != 0 || text.size() == kScheme.size() ||
+        has_control_character(text) ||
+        text.find_first_of("/?#@ \\", kScheme.size()) != std::string::npos) {
+        bad(expected, value);
+    }
+    return text;
+}
+
+std::string header_name_value(const json& value) {
+    const std::string expected = "an HTTP header name (letters, digits and -)";
+    const std::string name = string_value(value, expected);
+    if (name.empty() || name.size() > 64 || !std::all_of(name.begin(), name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+        })) {
+        bad(expected, value);
+    }
+    return name;
+}
+
+fs::path optional_path_value(const json& value) {
+    if (value == "") {
+        return {};
+    }
+    fs::path path = path_value(value);
+    if (!path.is_absolute()) {
+        bad("an absolute path, or \"\"", value);
+    }
+    return path;
+}
+
+std::vector<std::string> dns_server_list_value(const json& value) {
+    const std::string expected = "an array of resolver addresses (\"ip\" or \"ip:port\")";
+    if (!value.is_array()) {
+        bad(expected, value);
+    }
+    std::vector<std::string> servers;
+    for (const json& element : value) {
+        const std::string text = string_value(element, expected);
+        if (!valid_dns_server(text)) {
+            bad(expected, value);
+        }
+        servers.push_back(text);
+    }
+    return servers;
+}
+
 std::string mode_text(mode_t mode) {
     char text[8];
     std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode));
@@ -430,6 +523,27 @@ std::vector<KeyRule> build_rules() {
         named(make_rule("log_level", "trace, debug, info, warn or error", FlagText::string,
                         &C::log_level, &O::log_level, log_level_value, text),
               "LEVEL"),
+        named(make_rule("gateway_upstream", "where network mode gateway sends API requests",
+                        FlagText::string, &C::gateway_upstream, &O::gateway_upstream,
+                        upstream_value, text),
+              "URL"),
+        host_path_rule("gateway_key_file", "the API key the gateway adds (root's, mode 0600)",
+                       &C::gateway_key_file, &O::gateway_key_file),
+        named(make_rule("gateway_key_header", "the header that carries the key upstream",
+                        FlagText::string, &C::gateway_key_header, &O::gateway_key_header,
+                        header_name_value, text),
+              "NAME"),
+        named(make_rule("gateway_ca_file", "CA bundle for the upstream (\"\": the system's)",
+                        FlagText::string, &C::gateway_ca_file, &O::gateway_ca_file,
+                        optional_path_value,
+                        [](const fs::path& path) { return json(path.string()); }),
+              "FILE"),
+        named(make_rule("dns_servers", "resolvers for proxy and gateway (empty: resolv.conf)",
+                        FlagText::string_list, &C::dns_servers, &O::dns_servers,
+                        dns_server_list_value, list),
+              "IP[:PORT],..."),
+        duration_rule("dns_timeout_ms", "time one name lookup may take", Range{100, 10 * kMinute},
+                      &C::dns_timeout_ms, &O::dns_timeout_ms),
     };
 }
 

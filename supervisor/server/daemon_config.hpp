@@ -63,6 +63,17 @@ struct DaemonConfig {
     std::chrono::milliseconds orphan_timeout_ms{600000};
     std::chrono::milliseconds shutdown_grace_ms{10000};
     std::string log_level = "info";  // trace, debug, info, warn or error (spdlog's names)
+    // Network mode gateway (docs/egress.md): where the jails' API requests go, and the key the
+    // daemon adds to them. The key file is read at each request, so a rotated key needs no
+    // restart; it must be root's and unreadable by others.
+    std::string gateway_upstream = "https://api.anthropic.com";
+    std::filesystem::path gateway_key_file = "/etc/ccjail/secrets/anthropic-api-key";
+    std::string gateway_key_header = "x-api-key";
+    std::filesystem::path gateway_ca_file;  // empty: the system's trust store
+    // Network modes proxy and gateway: the resolvers the daemon asks ("ip" or "ip:port";
+    // empty: those of /etc/resolv.conf) and how long one lookup may take.
+    std::vector<std::string> dns_servers;
+    std::chrono::milliseconds dns_timeout_ms{5000};
 
     // Keys the config file or a flag set; the others may be derived (see apply_overrides).
     std::set<std::string> explicitly_set;
@@ -126,6 +137,12 @@ struct ConfigOverrides {
     std::optional<std::chrono::milliseconds> orphan_timeout_ms;
     std::optional<std::chrono::milliseconds> shutdown_grace_ms;
     std::optional<std::string> log_level;
+    std::optional<std::string> gateway_upstream;
+    std::optional<std::filesystem::path> gateway_key_file;
+    std::optional<std::string> gateway_key_header;
+    std::optional<std::filesystem::path> gateway_ca_file;
+    std::optional<std::vector<std::string>> dns_servers;
+    std::optional<std::chrono::milliseconds> dns_timeout_ms;
 
     // The path load_daemon_config reads, and whether it was given explicitly.
     std::filesystem::path config_path() const;

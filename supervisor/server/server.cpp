@@ -91,6 +91,7 @@ Server::Server(boost::asio::io_context& io, DaemonConfig config, audit::AuditLog
       config_(std::move(config)),
       audit_(std::move(audit)),
       log_(std::move(log)),
+      egress_(io, egress_config_from(config_), audit_),
       admission_(AdmissionLimits{config_.max_sessions, config_.max_sessions_per_uid,
                                  config_.max_sessions_per_user, config_.spawn_rate_per_user_per_min,
                                  std::max<std::uint64_t>(1, config_.spawn_burst_per_user)}),
@@ -772,6 +773,9 @@ void Server::op_inspect(const std::shared_ptr<Connection>& connection, std::uint
                    {"offset", session->output_offset()},
                    {"throttled_ms", session->throttled().count()},
                    {"attached", session->attached_count()}};
+    if (const auto egress = egress_.totals(identity.id)) {
+        result["egress"] = to_json(*egress);
+    }
     if (session->report()) {
         result["report"] = to_json(*session->report());
     }
@@ -944,7 +948,13 @@ void Server::session_exited(Session& session, const ExitReport& report) {
         });
     }
     const auto context = context_for(session);
-    audit_.record(audit::AuditEvent::exit, context, {{"report", to_json(report)}});
+    json fields = {{"report", to_json(report)}};
+    if (const auto egress = egress_.totals(session.id())) {
+        fields["egress"] = to_json(*egress);
+    }
+    // The jail's processes are gone; its network namespace lives on only through our sockets.
+    egress_.close(session.id());
+    audit_.record(audit::AuditEvent::exit, context, fields);
     if (report.status == ExitStatus::oom) {
         metrics_.oom_kill();
     }
@@ -1018,6 +1028,15 @@ void Server::session_monitor_lost(Session& session) {
     remove_jail_cgroups(session.id());
 }
 
+void Server::session_egress(Session& session,
+                            std::vector<std::pair<EgressListener, UniqueFd>> listeners) {
+    if (session.state() == SessionState::exited || session.state() == SessionState::ended) {
+        return;
+    }
+    egress_.open(session.id(), context_for(session), session.identity().settings.network,
+                 std::move(listeners));
+}
+
 // A monitor killed with SIGKILL takes its jail with it (PDEATHSIG) but leaves the cgroup
 // directories; they are empty, so rmdir is enough. A populated one refuses and stays.
 void Server::remove_jail_cgroups(const std::string& id) {
@@ -1050,6 +1069,7 @@ void Server::release_slot(const Session& session) {
 }
 
 void Server::forget(const std::string& id) {
+    egress_.close(id);
     retention_timers_.erase(id);
     pending_spawns_.erase(id);
     auto it = sessions_.find(id);
@@ -1155,6 +1175,7 @@ void Server::shutdown() {
         return;
     }
     shutting_down_ = true;
+    egress_.close_all();
     boost::system::error_code ignored;
     if (acceptor_) {
         acceptor_->close(ignored);

@@ -20,6 +20,7 @@
 #include "server/connection.hpp"
 #include "server/daemon_config.hpp"
 #include "server/daemon_log.hpp"
+#include "server/egress_hub.hpp"
 #include "server/peer.hpp"
 #include "server/session.hpp"
 
@@ -53,6 +54,8 @@ class Server final : public ConnectionHandler, public SessionObserver {
     void session_relayed(Session& session, bool out, std::uint64_t bytes) override;
     void session_throttled(Session& session, double seconds) override;
     void session_monitor_lost(Session& session) override;
+    void session_egress(Session& session,
+                        std::vector<std::pair<EgressListener, UniqueFd>> listeners) override;
 
     std::size_t session_count() const { return sessions_.size(); }
 
@@ -121,6 +124,7 @@ class Server final : public ConnectionHandler, public SessionObserver {
     audit::AuditLog audit_;
     DaemonLog log_;
     metrics::DaemonMetrics metrics_;
+    EgressHub egress_;
     AccessPolicy access_;
     Admission admission_;
     std::optional<boost::asio::local::stream_protocol::acceptor> acceptor_;

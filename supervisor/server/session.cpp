@@ -13,6 +13,7 @@
 
 #include "flow/ring_memory.hpp"
 #include "link/link_codec.hpp"
+#include "profile/network_policy_json.hpp"
 
 namespace ccjail::server {
 namespace {
@@ -57,7 +58,8 @@ nlohmann::json to_json(const SessionSettings& s) {
             {"output_total_bytes", s.output_total_bytes},
             {"input_rate_bytes", s.input_rate_bytes},
             {"input_burst_bytes", s.input_burst_bytes},
-            {"max_input_frame_bytes", s.max_input_frame_bytes}};
+            {"max_input_frame_bytes", s.max_input_frame_bytes},
+            {"network", to_json(s.network)}};
 }
 
 SessionSettings session_settings_from_json(const nlohmann::json& j) {
@@ -72,6 +74,10 @@ SessionSettings session_settings_from_json(const nlohmann::json& j) {
     s.input_rate_bytes = j.at("input_rate_bytes").get<std::uint64_t>();
     s.input_burst_bytes = j.at("input_burst_bytes").get<std::uint64_t>();
     s.max_input_frame_bytes = j.at("max_input_frame_bytes").get<std::uint64_t>();
+    // State files of sessions started before egress existed have no network key.
+    if (const auto network = j.find("network"); network != j.end()) {
+        s.network = network_policy_from_json(*network);
+    }
     return s;
 }
 
@@ -215,14 +221,42 @@ void Session::on_link_message(nlohmann::json body, std::vector<UniqueFd> fds) {
     }
 }
 
+// The kinds of the listeners at the end of `ready` (docs/link.md): each at most once, and only
+// those the session's network mode has. nullopt for anything else.
+std::optional<std::vector<EgressListener>> Session::egress_kinds(const nlohmann::json& body) const {
+    std::vector<EgressListener> kinds;
+    const auto list = body.find("egress");
+    if (list == body.end()) {
+        return kinds;
+    }
+    if (!list->is_array() || list->size() > 2) {
+        return std::nullopt;
+    }
+    const NetworkMode mode = identity_.settings.network.mode;
+    for (const auto& name : *list) {
+        std::optional<EgressListener> kind;
+        if (name == "proxy" && (mode == NetworkMode::proxy || mode == NetworkMode::gateway)) {
+            kind = EgressListener::proxy;
+        } else if (name == "gateway" && mode == NetworkMode::gateway) {
+            kind = EgressListener::gateway;
+        }
+        if (!kind || std::find(kinds.begin(), kinds.end(), *kind) != kinds.end()) {
+            return std::nullopt;
+        }
+        kinds.push_back(*kind);
+    }
+    return kinds;
+}
+
 void Session::on_ready(const nlohmann::json& body, std::vector<UniqueFd> fds) {
     if (have_streams_) {
         return;  // an adopting daemon only needs the first
     }
     const bool pipe = identity_.mode == protocol::SpawnMode::pipe;
     const std::size_t rings = pipe ? 2 : 1;
-    const std::size_t expected = pipe ? 5 : 2;
-    if (fds.size() != expected) {
+    const auto egress = egress_kinds(body);
+    const std::size_t expected = (pipe ? 5 : 2) + (egress ? egress->size() : 0);
+    if (!egress || fds.size() != expected) {
         // A monitor that does not speak our link cannot be trusted with the session: end it
         // rather than leave a jail nobody reads.
         kill(std::chrono::milliseconds(0));
@@ -254,6 +288,13 @@ void Session::on_ready(const nlohmann::json& body, std::vector<UniqueFd> fds) {
         if (dup) {
             input_ = take(std::move(dup));
         }
+    }
+    if (!egress->empty()) {
+        std::vector<std::pair<EgressListener, UniqueFd>> listeners;
+        for (std::size_t i = 0; i < egress->size(); ++i) {
+            listeners.emplace_back((*egress)[i], std::move(fds[expected - egress->size() + i]));
+        }
+        observer_.session_egress(*this, std::move(listeners));
     }
     have_streams_ = true;
     if (state_ == SessionState::starting) {

@@ -19,7 +19,9 @@
 
 #include "flow/output_ring.hpp"
 #include "flow/token_bucket.hpp"
+#include "jail/monitor.hpp"
 #include "jail/report.hpp"
+#include "profile/profile.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/spawn_request.hpp"
 #include "server/connection.hpp"
@@ -39,6 +41,7 @@ struct SessionSettings {
     std::uint64_t input_rate_bytes = 1 << 20;
     std::uint64_t input_burst_bytes = 256 << 10;
     std::uint64_t max_input_frame_bytes = 64 << 10;
+    NetworkPolicy network;  // what the egress proxy and gateway enforce for the session
 };
 nlohmann::json to_json(const SessionSettings& settings);
 SessionSettings session_settings_from_json(const nlohmann::json& json);
@@ -83,6 +86,10 @@ class SessionObserver {
     virtual void session_throttled(Session& session, double seconds) = 0;
     // The monitor's link closed before it reported: it was killed (its jail dies with it).
     virtual void session_monitor_lost(Session& session) = 0;
+    // Network modes proxy and gateway: the listeners in the jail's network namespace, once the
+    // program runs (again after an adoption).
+    virtual void session_egress(Session& session,
+                                std::vector<std::pair<EgressListener, UniqueFd>> listeners) = 0;
 };
 
 // One session as the daemon sees it: the link to its monitor, the jail's pty master or pipes,
@@ -182,6 +189,7 @@ class Session : public std::enable_shared_from_this<Session> {
     void read_link();
     void on_link_message(nlohmann::json body, std::vector<UniqueFd> fds);
     void on_ready(const nlohmann::json& body, std::vector<UniqueFd> fds);
+    std::optional<std::vector<EgressListener>> egress_kinds(const nlohmann::json& body) const;
     void on_exit_message(const nlohmann::json& body);
     void on_link_lost();
     void send_link(const nlohmann::json& body);

@@ -17,6 +17,7 @@ SessionSettings settings_for(const Profile& profile, const Limits& limits,
     settings.input_rate_bytes = output.input_rate_bytes;
     settings.input_burst_bytes = output.input_burst_bytes;
     settings.max_input_frame_bytes = output.max_input_frame_bytes;
+    settings.network = profile.network;
     return settings;
 }
 

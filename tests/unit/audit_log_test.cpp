@@ -179,7 +179,7 @@ TEST(AuditLog, EventNamesRoundTripAndAreClosed) {
     const std::set<std::string> expected = {
         "auth_failure", "spawn_requested", "spawn_rejected", "spawn_started",
         "attach",       "detach",          "kill",           "exit",
-        "limit_hit"};
+        "limit_hit",    "egress",          "gateway"};
     std::set<std::string> names;
     for (const auto event : all_audit_events()) {
         const auto name = std::string(to_string(event));
