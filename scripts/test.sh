@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test tier on a fresh Debian 12 machine, as root: install what is missing, build, run
 # format check, unit, integration (real jails on this kernel's cgroups), daemon (a real ccjaild
-# on a temporary socket) and the cgroup v2 VM tier.
+# on a temporary socket), node (the Node client against a real ccjaild), browser (the
+# web-terminal example in headless Chromium), e2e (the real Claude Code CLI in jails, against a
+# fake Anthropic API through the gateway) and the cgroup v2 VM tier.
 # Usage: scripts/test.sh [--skip-vm]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
@@ -76,6 +78,9 @@ tier format format_check
 tier unit ctest_tier unit
 tier integration ctest_tier integration
 tier daemon ctest_tier daemon
+tier node bash "$CCJAIL_ROOT/clients/node/test/run.sh" "$CCJAIL_BUILD"
+tier browser bash "$CCJAIL_ROOT/tests/browser/run.sh" "$CCJAIL_BUILD"
+tier e2e bash "$CCJAIL_ROOT/tests/e2e/run.sh" "$CCJAIL_BUILD"
 if [ "$skip_vm" -eq 0 ]; then
   tier vm-cgroup-v2 bash "$CCJAIL_ROOT/tests/vm/run.sh" "$CCJAIL_BUILD"
 else
