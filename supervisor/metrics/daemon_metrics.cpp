@@ -37,11 +37,25 @@ DaemonMetrics::DaemonMetrics(std::size_t max_series_per_metric)
       auth_failures_(registry_.counter("ccjail_auth_failures_total",
                                        "Connections refused by peer authentication.")),
       rejections_(registry_.counter("ccjail_rejections_total", "Requests refused, by error code.",
-                                    {"code"})) {
+                                    {"code"})),
+      egress_requests_(registry_.counter(
+          "ccjail_egress_requests_total",
+          "Proxy connections and gateway requests of jails, by kind and decision.",
+          {"kind", "decision"})),
+      egress_bytes_(registry_.counter(
+          "ccjail_egress_bytes_total",
+          "Bytes jails sent and received through the proxy and gateway.", {"direction"})) {
     // Both directions and every code are known up front: exporting them at 0 lets a rate()
     // see the first event instead of a series appearing from nowhere.
     bytes_.labels({std::string(direction_name(Direction::out))});
     bytes_.labels({std::string(direction_name(Direction::in))});
+    for (const char* kind : {"proxy", "gateway"}) {
+        for (const char* decision : {"allowed", "denied"}) {
+            egress_requests_.labels({kind, decision});
+        }
+    }
+    egress_bytes_.labels({"sent"});
+    egress_bytes_.labels({"received"});
     for (protocol::ErrorCode code : protocol::all_error_codes()) {
         rejections_.labels({std::string(protocol::to_string(code))});
     }
@@ -72,6 +86,13 @@ void DaemonMetrics::spawn_failed(std::string_view profile, protocol::ErrorCode c
 
 void DaemonMetrics::bytes_relayed(Direction direction, std::uint64_t bytes) {
     bytes_.labels({std::string(direction_name(direction))}).inc(static_cast<double>(bytes));
+}
+
+void DaemonMetrics::egress(std::string_view kind, bool allowed, std::uint64_t bytes_sent,
+                           std::uint64_t bytes_received) {
+    egress_requests_.labels({std::string(kind), allowed ? "allowed" : "denied"}).inc();
+    egress_bytes_.labels({"sent"}).inc(static_cast<double>(bytes_sent));
+    egress_bytes_.labels({"received"}).inc(static_cast<double>(bytes_received));
 }
 
 void DaemonMetrics::throttled(double seconds) {

@@ -34,6 +34,9 @@ class DaemonMetrics {
     void oom_kill();
     void auth_failure();
     void rejection(protocol::ErrorCode code);
+    // One proxy connection or gateway request of a jail ("proxy"/"gateway"), and its bytes.
+    void egress(std::string_view kind, bool allowed, std::uint64_t bytes_sent,
+                std::uint64_t bytes_received);
 
     std::string exposition() const { return registry_.exposition(); }
     Registry& registry() { return registry_; }
@@ -48,6 +51,8 @@ class DaemonMetrics {
     Counter& oom_kills_;
     Counter& auth_failures_;
     Counter& rejections_;
+    Counter& egress_requests_;
+    Counter& egress_bytes_;
 };
 
 }  // namespace ccjail::metrics

@@ -17,12 +17,12 @@
 #include <system_error>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/json_error.hpp"
 #include "common/text.hpp"
 #include "common/unique_fd.hpp"
+#include "net/dns_server_address.hpp"
 #include "profile/profile_loader.hpp"
 
 namespace ccjail::server {
@@ -245,41 +245,9 @@ std::string log_level_value(const json& value) {
     return level;
 }
 
-// "192.0.2.53", "192.0.2.53:5353", "2001:db8::53" or "[2001:db8::53]:5353".
+// The resolver's own parser decides, so that a config that loads is one the resolver takes.
 bool valid_dns_server(const std::string& text) {
-    boost::system::error_code ec;
-    std::string host = text;
-    std::string port;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string::npos || (close + 1 < text.size() && text[close + 1] != ':')) {
-            return false;
-        }
-        host = text.substr(1, close - 1);
-        port = close + 1 < text.size() ? text.substr(close + 2) : "";
-        if (close + 1 < text.size() && port.empty()) {
-            return false;
-        }
-    } else if (std::count(text.begin(), text.end(), ':') == 1) {
-        host = text.substr(0, text.find(':'));
-        port = text.substr(text.find(':') + 1);
-        if (port.empty()) {
-            return false;
-        }
-    }
-    boost::asio::ip::make_address(host, ec);
-    if (ec) {
-        return false;
-    }
-    if (port.empty()) {
-        return true;
-    }
-    if (port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return false;
-    }
-    const int number = std::stoi(port);
-    return number >= 1 && number <= 65535;
+    return net::parse_dns_server(text).has_value();
 }
 
 // https://host[:port] and nothing else: the gateway adds the request's own path.

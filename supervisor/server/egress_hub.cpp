@@ -74,10 +74,11 @@ nlohmann::json to_json(const EgressTotals& t) {
 // ---- shared ---------------------------------------------------------------------------------
 
 EgressShared::EgressShared(boost::asio::io_context& io_context, EgressConfig egress_config,
-                           const audit::AuditLog& audit_log)
+                           const audit::AuditLog& audit_log, metrics::DaemonMetrics& daemon_metrics)
     : io(io_context),
       config(std::move(egress_config)),
       audit(audit_log),
+      metrics(daemon_metrics),
       resolver(io_context, config.dns) {}
 
 boost::asio::ssl::context& EgressShared::tls() {
@@ -221,14 +222,18 @@ void EgressSession::record(audit::AuditEvent event, bool allowed, nlohmann::json
         ++totals.denied;
     }
     fields["decision"] = allowed ? "allowed" : "denied";
+    shared->metrics.egress(event == audit::AuditEvent::egress ? "proxy" : "gateway", allowed,
+                           fields.value("bytes_sent", std::uint64_t{0}),
+                           fields.value("bytes_received", std::uint64_t{0}));
     shared->audit.record(event, allowed ? spdlog::level::info : spdlog::level::warn, context,
                          fields);
 }
 
 // ---- the hub ----------------------------------------------------------------------------------
 
-EgressHub::EgressHub(boost::asio::io_context& io, EgressConfig config, const audit::AuditLog& audit)
-    : shared_(std::make_shared<EgressShared>(io, std::move(config), audit)) {}
+EgressHub::EgressHub(boost::asio::io_context& io, EgressConfig config, const audit::AuditLog& audit,
+                     metrics::DaemonMetrics& metrics)
+    : shared_(std::make_shared<EgressShared>(io, std::move(config), audit, metrics)) {}
 
 EgressHub::~EgressHub() {
     close_all();

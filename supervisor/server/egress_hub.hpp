@@ -16,6 +16,7 @@
 #include "audit/audit_log.hpp"
 #include "common/unique_fd.hpp"
 #include "jail/monitor.hpp"
+#include "metrics/daemon_metrics.hpp"
 #include "net/dns_resolver.hpp"
 #include "profile/profile.hpp"
 
@@ -59,7 +60,8 @@ class EgressSession;
 // io_context.
 class EgressHub {
   public:
-    EgressHub(boost::asio::io_context& io, EgressConfig config, const audit::AuditLog& audit);
+    EgressHub(boost::asio::io_context& io, EgressConfig config, const audit::AuditLog& audit,
+              metrics::DaemonMetrics& metrics);
     ~EgressHub();
     EgressHub(const EgressHub&) = delete;
     EgressHub& operator=(const EgressHub&) = delete;

@@ -32,11 +32,13 @@ using boost::asio::ip::tcp;
 // What every session's egress shares: the resolver, the upstream's TLS context, the config.
 class EgressShared {
   public:
-    EgressShared(boost::asio::io_context& io, EgressConfig config, const audit::AuditLog& audit);
+    EgressShared(boost::asio::io_context& io, EgressConfig config, const audit::AuditLog& audit,
+                 metrics::DaemonMetrics& metrics);
 
     boost::asio::io_context& io;
     const EgressConfig config;
     const audit::AuditLog& audit;
+    metrics::DaemonMetrics& metrics;
     net::DnsResolver resolver;
     // Made at the first gateway request: a daemon without gateway sessions never loads the
     // trust store, and a broken CA file fails those requests rather than the daemon's start.

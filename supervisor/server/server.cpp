@@ -91,7 +91,7 @@ Server::Server(boost::asio::io_context& io, DaemonConfig config, audit::AuditLog
       config_(std::move(config)),
       audit_(std::move(audit)),
       log_(std::move(log)),
-      egress_(io, egress_config_from(config_), audit_),
+      egress_(io, egress_config_from(config_), audit_, metrics_),
       admission_(AdmissionLimits{config_.max_sessions, config_.max_sessions_per_uid,
                                  config_.max_sessions_per_user, config_.spawn_rate_per_user_per_min,
                                  std::max<std::uint64_t>(1, config_.spawn_burst_per_user)}),

@@ -150,7 +150,10 @@ TEST_F(DaemonConfigTest, EveryKeyIsRead) {
         "max_payload_bytes": "2M", "client_write_buffer_bytes": 131072,
         "hello_timeout_ms": 250, "request_timeout_ms": "1m", "spawn_timeout_ms": "45s",
         "kill_grace_ms": 0, "ended_retention_ms": "1h", "orphan_timeout_ms": "1d",
-        "shutdown_grace_ms": "500ms", "log_level": "debug"})");
+        "shutdown_grace_ms": "500ms", "log_level": "debug",
+        "gateway_upstream": "https://api.example.com:8443/", "gateway_key_file": "/srv/key",
+        "gateway_key_header": "Authorization-Key", "gateway_ca_file": "/srv/ca.pem",
+        "dns_servers": ["192.0.2.53", "[2001:db8::53]:5353"], "dns_timeout_ms": "2s"})");
     EXPECT_EQ(c.socket, "/srv/ccjail/api.sock");
     EXPECT_EQ(c.socket_mode, 0600u);
     EXPECT_EQ(c.socket_group, "web");
@@ -180,6 +183,12 @@ TEST_F(DaemonConfigTest, EveryKeyIsRead) {
     EXPECT_EQ(c.orphan_timeout_ms, milliseconds(86400000));
     EXPECT_EQ(c.shutdown_grace_ms, milliseconds(500));
     EXPECT_EQ(c.log_level, "debug");
+    EXPECT_EQ(c.gateway_upstream, "https://api.example.com:8443");
+    EXPECT_EQ(c.gateway_key_file, "/srv/key");
+    EXPECT_EQ(c.gateway_key_header, "Authorization-Key");
+    EXPECT_EQ(c.gateway_ca_file, "/srv/ca.pem");
+    EXPECT_THAT(c.dns_servers, ElementsAre("192.0.2.53", "[2001:db8::53]:5353"));
+    EXPECT_EQ(c.dns_timeout_ms, milliseconds(2000));
     EXPECT_EQ(c.explicitly_set.size(), config_keys().size());
 }
 
@@ -494,6 +503,41 @@ TEST_F(DaemonConfigTest, OperationsDocDefaultFileIsTheDefaults) {
     json documented = to_json(load(doc.substr(start + 8, end - start - 8)));
     json defaults = to_json(load_daemon_config(dir_ / "absent.json", false));
     EXPECT_EQ(documented, defaults);
+}
+
+}  // namespace
+}  // namespace ccjail::server
+
+namespace ccjail::server {
+namespace {
+
+class DaemonConfigEgressTest : public DaemonConfigTest {};
+
+TEST_F(DaemonConfigEgressTest, GatewayUpstreamIsHttpsHostAndPortOnly) {
+    for (const char* bad : {"http://api.example.com", "https://", "https://a.com/v1",
+                            "https://user@a.com", "https://a.com?x", "api.example.com", ""}) {
+        EXPECT_THAT(error_of(json{{"gateway_upstream", bad}}.dump()),
+                    HasSubstr("gateway_upstream: expected an https://host[:port] URL"))
+            << bad;
+    }
+    EXPECT_EQ(load(R"({"gateway_upstream": "https://[::1]:8443"})").gateway_upstream,
+              "https://[::1]:8443");
+}
+
+TEST_F(DaemonConfigEgressTest, KeyHeaderCaFileAndResolversAreChecked) {
+    EXPECT_THAT(error_of(R"({"gateway_key_header": "x-api-key: injected"})"),
+                HasSubstr("gateway_key_header: expected an HTTP header name"));
+    EXPECT_THAT(error_of(R"({"gateway_ca_file": "relative.pem"})"),
+                HasSubstr("gateway_ca_file: expected an absolute path"));
+    EXPECT_EQ(load(R"({"gateway_ca_file": ""})").gateway_ca_file, "");
+    for (const char* bad :
+         {"dns.example.com", "192.0.2.1:0", "192.0.2.1:70000", "[::1]:", "1.2.3.4:53x", "[::1"}) {
+        EXPECT_THAT(error_of(json{{"dns_servers", {bad}}}.dump()),
+                    HasSubstr("dns_servers: expected an array of resolver addresses"))
+            << bad;
+    }
+    EXPECT_THAT(load(R"({"dns_servers": ["::1", "[::1]", "127.0.0.1:5353"]})").dns_servers,
+                ElementsAre("::1", "[::1]", "127.0.0.1:5353"));
 }
 
 }  // namespace

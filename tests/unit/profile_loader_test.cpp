@@ -606,12 +606,136 @@ TEST_F(ProfileLoaderTest, SyscallNamesAreChecked) {
               at("/seccomp/deny/0") + "syscall \"ptrace\" is both allowed and denied");
 }
 
-TEST_F(ProfileLoaderTest, ProxyAndGatewayAreNotSupportedYet) {
-    EXPECT_EQ(error_of(R"({"network": "proxy"})"),
-              at("/network") +
-                  "network mode \"proxy\" is not supported yet (supported: \"none\", \"host\")");
-    EXPECT_THAT(error_of(R"({"network": "gateway"})"), HasSubstr("not supported yet"));
+// ---- network --------------------------------------------------------------------------------
+
+TEST_F(ProfileLoaderTest, NetworkModeAsTextOrObject) {
+    EXPECT_EQ(load(R"({"network": "proxy"})").network.mode, NetworkMode::proxy);
+    const Profile p = load(R"({"network": {"mode": "gateway", "allow": ["registry.npmjs.org:443",
+        "*.GitHub.com.:443", "localhost:8000-8100"], "allow_addresses": ["127.0.0.1", "[::1]"],
+        "allow_ip_literals": true, "allow_plain_http": true, "proxy_port": 8888,
+        "gateway_port": 8889, "max_connections": 5, "connect_timeout": "1500ms",
+        "idle_timeout": "2m"}})");
+    const NetworkPolicy& n = p.network;
+    EXPECT_EQ(n.mode, NetworkMode::gateway);
+    ASSERT_EQ(n.allow.size(), 3u);
+    EXPECT_EQ(n.allow[1].host, "github.com");
+    EXPECT_TRUE(n.allow[1].subdomains);
+    EXPECT_EQ(n.allow[2].port_first, 8000);
+    EXPECT_EQ(n.allow[2].port_last, 8100);
+    EXPECT_EQ(n.allow_addresses, (std::vector<std::string>{"127.0.0.1", "::1"}));
+    EXPECT_TRUE(n.allow_ip_literals);
+    EXPECT_TRUE(n.allow_plain_http);
+    EXPECT_EQ(n.proxy_port, 8888);
+    EXPECT_EQ(n.gateway_port, 8889);
+    EXPECT_EQ(n.max_connections, 5u);
+    EXPECT_EQ(n.connect_timeout_ms, 1500u);
+    EXPECT_EQ(n.idle_timeout_ms, 120000u);
+}
+
+TEST_F(ProfileLoaderTest, NetworkValuesAreCheckedWithTheirPlace) {
     EXPECT_THAT(error_of(R"({"network": "wifi"})"), StartsWith(at("/network") + "expected one of"));
+    EXPECT_THAT(error_of(R"({"network": {"mode": "wifi"}})"), StartsWith(at("/network/mode")));
+    EXPECT_THAT(error_of(R"({"network": {"allow": ["example.com"]}})"),
+                StartsWith(at("/network/allow/0")));
+    EXPECT_THAT(error_of(R"({"network": {"allow": ["ok.com:443", "a@b.com:443"]}})"),
+                StartsWith(at("/network/allow/1")));
+    EXPECT_THAT(error_of(R"({"network": {"allow": [443]}})"), StartsWith(at("/network/allow/0")));
+    EXPECT_THAT(error_of(R"({"network": {"allow_addresses": ["10.0.0.0/8"]}})"),
+                StartsWith(at("/network/allow_addresses/0")));
+    EXPECT_THAT(error_of(R"({"network": {"proxy_port": 0}})"),
+                StartsWith(at("/network/proxy_port")));
+    EXPECT_THAT(error_of(R"({"network": {"gateway_port": 70000}})"),
+                StartsWith(at("/network/gateway_port")));
+    EXPECT_THAT(error_of(R"({"network": {"max_connections": 0}})"),
+                StartsWith(at("/network/max_connections")));
+    EXPECT_THAT(error_of(R"({"network": {"connect_timeout": "5ms"}})"),
+                StartsWith(at("/network/connect_timeout")));
+    EXPECT_THAT(error_of(R"({"network": {"proxy": true}})"),
+                StartsWith(at("/network/proxy") + "unknown key"));
+}
+
+TEST_F(ProfileLoaderTest, GatewayAndProxyPortsDiffer) {
+    EXPECT_THAT(error_of(R"({"network": {"mode": "gateway", "proxy_port": 9000,
+                                         "gateway_port": 9000}})"),
+                HasSubstr("/network/gateway_port: must differ from /network/proxy_port (9000)"));
+    EXPECT_EQ(load(R"({"network": {"mode": "proxy", "proxy_port": 9000,
+                                   "gateway_port": 9000}})")
+                  .network.proxy_port,
+              9000);
+}
+
+TEST_F(ProfileLoaderTest, ProxyModesSetTheProxyVariables) {
+    const auto env = load(R"({"network": "gateway"})").environment.set;
+    EXPECT_EQ(env.at("HTTPS_PROXY"), "http://127.0.0.1:3128");
+    EXPECT_EQ(env.at("http_proxy"), "http://127.0.0.1:3128");
+    EXPECT_EQ(env.at("NO_PROXY"), "localhost,127.0.0.1,::1");
+    EXPECT_EQ(env.at("ANTHROPIC_BASE_URL"), "http://127.0.0.1:3129");
+    const auto proxy =
+        load(R"({"network": {"mode": "proxy", "proxy_port": 8080}})").environment.set;
+    EXPECT_EQ(proxy.at("https_proxy"), "http://127.0.0.1:8080");
+    EXPECT_EQ(proxy.count("ANTHROPIC_BASE_URL"), 0u);
+    EXPECT_EQ(load(R"({"network": "none"})").environment.set.count("HTTPS_PROXY"), 0u);
+    // A profile's own value cannot point the jail elsewhere.
+    EXPECT_EQ(load(R"({"network": "proxy", "environment": {"set": {"HTTPS_PROXY": "http://x"}}})")
+                  .environment.set.at("HTTPS_PROXY"),
+              "http://127.0.0.1:3128");
+}
+
+TEST_F(ProfileLoaderTest, RequestsCannotSetTheProxyVariables) {
+    EXPECT_EQ(error_of(R"({"network": "proxy", "environment": {"pass": ["TERM", "https_proxy"]}})"),
+              at("/environment/pass") +
+                  "\"https_proxy\" is set by network mode \"proxy\" and cannot be passed by a "
+                  "request");
+    EXPECT_EQ(load(R"({"network": "none", "environment": {"pass": ["https_proxy"]}})")
+                  .environment.pass.size(),
+              1u);
+}
+
+TEST_F(ProfileLoaderTest, ChildExtendsTheAllowlistAndKeepsTheMode) {
+    write("base", R"({"network": {"mode": "gateway", "allow": ["registry.npmjs.org:443"],
+                                  "allow_addresses": ["10.1.2.3"]}})");
+    write("child", R"({"extends": "base", "network": {"allow": ["github.com:443",
+                                                               "registry.npmjs.org:443"]}})");
+    const Profile child = load_profile("child", dir_);
+    EXPECT_EQ(child.network.mode, NetworkMode::gateway);
+    ASSERT_EQ(child.network.allow.size(), 2u);
+    EXPECT_EQ(child.network.allow[0].host, "registry.npmjs.org");
+    EXPECT_EQ(child.network.allow[1].host, "github.com");
+    EXPECT_EQ(child.network.allow_addresses, std::vector<std::string>{"10.1.2.3"});
+    write("offline", R"({"extends": "base", "network": "none"})");
+    EXPECT_EQ(load_profile("offline", dir_).network.mode, NetworkMode::none);
+}
+
+// ---- home seed --------------------------------------------------------------------------------
+
+TEST_F(ProfileLoaderTest, HomeSeedFilesAreRelativePathsBelowTheHome) {
+    const Profile p = load(R"({"filesystem": {"home_seed": [
+        {"path": ".claude.json", "content": "{}", "mode": "0600"},
+        {"path": ".config/app/settings.json", "content": "x"}]}})");
+    ASSERT_EQ(p.filesystem.home_seed.size(), 2u);
+    EXPECT_EQ(p.filesystem.home_seed[0].mode, 0600u);
+    EXPECT_EQ(p.filesystem.home_seed[1].path, ".config/app/settings.json");
+    for (const char* bad : {"/etc/passwd", "../x", "a/../b", "a//b", "./a", "", "a/"}) {
+        EXPECT_THAT(
+            error_of(std::string(R"({"filesystem": {"home_seed": [{"path": ")") + bad + R"("}]}})"),
+            StartsWith(at("/filesystem/home_seed/0/path")))
+            << bad;
+    }
+    EXPECT_THAT(error_of(R"({"filesystem": {"home_seed": [{"path": "a"}, {"path": "a"}]}})"),
+                HasSubstr("\"a\" is listed twice"));
+    EXPECT_THAT(error_of(R"({"filesystem": {"home_seed": [{"path": "a", "mode": "4755"}]}})"),
+                StartsWith(at("/filesystem/home_seed/0/mode")));
+}
+
+TEST_F(ProfileLoaderTest, ChildReplacesAHomeSeedByPath) {
+    write("base", R"({"filesystem": {"home_seed": [{"path": "a", "content": "1"},
+                                                   {"path": "b", "content": "2"}]}})");
+    write("child", R"({"extends": "base", "filesystem": {"home_seed": [
+                           {"path": "b", "content": "3"}, {"path": "c"}]}})");
+    const auto seeds = load_profile("child", dir_).filesystem.home_seed;
+    ASSERT_EQ(seeds.size(), 3u);
+    EXPECT_EQ(seeds[1].content, "3");
+    EXPECT_EQ(seeds[2].path, "c");
 }
 
 TEST_F(ProfileLoaderTest, HostnameIsAnRfc1123Label) {
