@@ -10,7 +10,7 @@ CCJAIL_BUILD=${CCJAIL_BUILD:-$CCJAIL_ROOT/build}
 CCJAIL_BUILD_PACKAGES=(
   build-essential cmake pkg-config clang-format
   libseccomp-dev libcap-ng-dev libboost1.81-dev libboost-filesystem1.81-dev
-  libspdlog-dev nlohmann-json3-dev libcli11-dev libssl-dev libc-ares-dev
+  libspdlog-dev nlohmann-json3-dev libcli11-dev libssl-dev libc-ares-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 CCJAIL_TEST_PACKAGES=(git bash coreutils iproute2 procps bubblewrap)

@@ -15,6 +15,7 @@
 #include "profile/profile_loader.hpp"
 #include "server/daemon_config.hpp"
 #include "server/server.hpp"
+#include "server/service_manager.hpp"
 
 namespace {
 
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
                    {"socket", config.socket.string()},
                    {"sessions", server.session_count()},
                    {"config", ccjail::server::to_json(config)}});
+        ccjail::server::notify_ready(server.session_count());
         io.run();
         log.write(spdlog::level::info, "daemon_stopped",
                   {{"sessions_left", server.session_count()}});

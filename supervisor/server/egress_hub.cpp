@@ -5,6 +5,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/write.hpp>
 
+#include "egress/error_response.hpp"
 #include "server/daemon_config.hpp"
 #include "server/egress_internal.hpp"
 
@@ -174,8 +175,11 @@ void EgressSession::accept_next(EgressListener kind, tcp::acceptor& acceptor) {
 void EgressSession::serve(EgressListener kind, tcp::socket socket) {
     if (totals.open >= policy.max_connections) {
         // Refused before anything is read: a jail opening connections in a loop costs an
-        // accept and a close each, nothing more.
+        // accept, one write into an empty socket buffer (so it cannot block) and a close.
         boost::system::error_code ignored;
+        const std::string refusal = egress::error_response(503, "too many connections");
+        socket.non_blocking(true, ignored);
+        socket.write_some(boost::asio::buffer(refusal), ignored);
         socket.close(ignored);
         record(
             kind == EgressListener::proxy ? audit::AuditEvent::egress : audit::AuditEvent::gateway,

@@ -21,6 +21,7 @@
 #include "profile/profile_loader.hpp"
 #include "protocol/spawn_request.hpp"
 #include "server/monitor_launcher.hpp"
+#include "server/service_manager.hpp"
 #include "server/session_settings.hpp"
 #include "server/signal_names.hpp"
 #include "server/wait_for_exit.hpp"
@@ -125,6 +126,15 @@ void Server::start() {
 }
 
 void Server::listen() {
+    using boost::asio::local::stream_protocol;
+    if (auto activated = activated_socket()) {
+        // The socket unit created, owns and will remove the socket file, with its own mode and
+        // group (SocketMode=, SocketGroup=): nothing to bind, chmod or unlink here.
+        acceptor_.emplace(io_);
+        acceptor_->assign(stream_protocol(), activated->release());
+        socket_activated_ = true;
+        return;
+    }
     const std::string path = config_.socket.string();
     struct sockaddr_un address {};
     if (path.size() >= sizeof address.sun_path) {
@@ -146,7 +156,6 @@ void Server::listen() {
         }
         ::unlink(path.c_str());
     }
-    using boost::asio::local::stream_protocol;
     acceptor_.emplace(io_);
     acceptor_->open(stream_protocol());
     // The socket is created with no permissions for anyone but root, then opened up to the
@@ -1058,6 +1067,7 @@ void Server::remove_jail_cgroups(const std::string& id) {
 void Server::hold_slot(const Session& session) {
     slots_.insert(session.id());
     metrics_.session_started(session.identity().profile);
+    notify_status(slots_.size());
 }
 
 void Server::release_slot(const Session& session) {
@@ -1066,6 +1076,7 @@ void Server::release_slot(const Session& session) {
     }
     admission_.release(session.identity().peer_uid, session.identity().user);
     metrics_.session_ended(session.identity().profile);
+    notify_status(slots_.size());
 }
 
 void Server::forget(const std::string& id) {
@@ -1175,11 +1186,14 @@ void Server::shutdown() {
         return;
     }
     shutting_down_ = true;
+    notify_stopping();
     egress_.close_all();
     boost::system::error_code ignored;
     if (acceptor_) {
         acceptor_->close(ignored);
-        ::unlink(config_.socket.c_str());
+        if (!socket_activated_) {
+            ::unlink(config_.socket.c_str());
+        }
     }
     signals_.cancel(ignored);
     for (auto& [id, session] : sessions_) {

@@ -136,6 +136,7 @@ class Server final : public ConnectionHandler, public SessionObserver {
     std::map<std::string, PendingSpawn> pending_spawns_;
     std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> retention_timers_;
     bool shutting_down_ = false;
+    bool socket_activated_ = false;
     std::vector<pid_t> departing_monitors_;
     std::set<std::string> slots_;
     std::optional<boost::asio::steady_timer> shutdown_deadline_;
