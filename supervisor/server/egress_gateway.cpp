@@ -68,14 +68,18 @@ class BodyCutter {
     egress::ChunkedScanner scanner_;
 };
 
-awaitable<void> refuse(EgressSession& session, EgressConnection& connection, nlohmann::json fields,
-                       const Refusal& refusal) {
+// Records the refusal and answers it. Arguments are references to the caller's named objects
+// (see egress_internal.hpp on GCC 12 and temporaries across co_await).
+awaitable<void> refuse(EgressSession& session, EgressConnection& connection,
+                       const nlohmann::json& request_fields, const Refusal& refusal) {
+    nlohmann::json fields = request_fields;
     fields["status"] = refusal.status;
     fields["reason"] = refusal.reason;
     fields["duration_ms"] = connection.elapsed_ms();
     session.record(audit::AuditEvent::gateway, false, std::move(fields));
     connection.arm(std::chrono::seconds(5));
-    co_await write_to_jail(connection, egress::error_response(refusal.status, refusal.reason));
+    const std::string response = egress::error_response(refusal.status, refusal.reason);
+    co_await write_to_jail(connection, response);
     connection.disarm();
 }
 
@@ -89,7 +93,8 @@ awaitable<std::optional<net::TlsStream>> open_upstream(EgressSession& session,
     if (!ec) {
         endpoints.emplace_back(literal, upstream.port);
     } else {
-        auto resolved = co_await resolve(*session.shared, connection, upstream.host);
+        const net::ResolveResult resolved =
+            co_await resolve(*session.shared, connection, upstream.host);
         if (resolved.error != net::ResolveError::ok) {
             refusal = Refusal{resolved.error == net::ResolveError::timeout ? 504 : 502,
                               "cannot resolve the upstream " + upstream.host + ": " +
@@ -101,14 +106,15 @@ awaitable<std::optional<net::TlsStream>> open_upstream(EgressSession& session,
         }
     }
     const auto timeout = std::chrono::milliseconds(session.policy.connect_timeout_ms);
-    auto connected = co_await connect_any(*session.shared, connection, endpoints, timeout);
+    net::ConnectResult connected =
+        co_await connect_any(*session.shared, connection, endpoints, timeout);
     if (connected.error != net::ConnectError::ok) {
         refusal = Refusal{connected.error == net::ConnectError::timeout ? 504 : 502,
                           "cannot connect to the upstream: " + connected.message};
         co_return std::nullopt;
     }
-    auto tls = co_await tls_connect(*session.shared, connection, std::move(*connected.socket),
-                                    upstream.host, timeout);
+    net::TlsConnectResult tls = co_await tls_connect(*session.shared, connection, *connected.socket,
+                                                     upstream.host, timeout);
     if (tls.error != net::TlsError::ok) {
         refusal = Refusal{tls.error == net::TlsError::timeout ? 504 : 502,
                           "TLS to the upstream failed: " + tls.message};
@@ -206,33 +212,35 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
     if (!parse) {
         co_return;
     }
+    nlohmann::json fields = nlohmann::json::object();
+    Refusal refusal;
     if (parse->status != egress::HeadStatus::complete) {
-        const int status = parse->status == egress::HeadStatus::too_large ? 431 : 400;
-        co_await refuse(*session, *connection, nlohmann::json::object(),
-                        Refusal{status, parse->reason});
+        refusal.status = parse->status == egress::HeadStatus::too_large ? 431 : 400;
+        refusal.reason = parse->reason;
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
     const egress::RequestHead& head = parse->head;
-    nlohmann::json fields = {{"method", head.method}, {"path", path_only(head.path)}};
+    fields = {{"method", head.method}, {"path", path_only(head.path)}};
     if (head.form != egress::TargetForm::origin) {
-        co_await refuse(*session, *connection, fields,
-                        Refusal{400, "the gateway takes origin-form requests (\"POST /v1/...\")"});
+        refusal = Refusal{400, "the gateway takes origin-form requests (\"POST /v1/...\")"};
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
     const auto framing = egress::request_body_framing(head);
     if (framing.kind == egress::FramingKind::invalid) {
-        co_await refuse(*session, *connection, fields, Refusal{400, framing.reason});
+        refusal = Refusal{400, framing.reason};
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
     std::string key;
-    std::string key_problem;
     try {
         key = read_gateway_key(session->shared->config.key_file);
     } catch (const std::exception& error) {
-        key_problem = error.what();
+        refusal = Refusal{502, error.what()};
     }
-    if (!key_problem.empty()) {
-        co_await refuse(*session, *connection, fields, Refusal{502, key_problem});
+    if (key.empty()) {
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
     const auto& config = session->shared->config;
@@ -240,11 +248,11 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
         egress::gateway_request_head(head, config.upstream.host_header, config.key_header, key);
     key.assign(key.size(), '\0');
     if (!rewritten.ok) {
-        co_await refuse(*session, *connection, fields, Refusal{400, rewritten.reason});
+        refusal = Refusal{400, rewritten.reason};
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
-    Refusal refusal;
-    auto upstream = co_await open_upstream(*session, *connection, refusal);
+    std::optional<net::TlsStream> upstream = co_await open_upstream(*session, *connection, refusal);
     if (!upstream) {
         co_await refuse(*session, *connection, fields, refusal);
         co_return;
@@ -263,28 +271,31 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
     connection->arm(std::chrono::milliseconds(session->policy.idle_timeout_ms));
     co_await boost::asio::async_write(*connection->tls_upstream, boost::asio::buffer(first),
                                       boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    if (ec || !co_await forward_body(*connection, body, bytes_sent)) {
-        co_await refuse(*session, *connection, fields,
-                        Refusal{body.invalid() ? 400 : 502,
-                                body.invalid() ? "malformed chunked request body"
-                                               : "the request could not be sent upstream"});
+    bool sent = !ec;
+    if (sent) {
+        sent = co_await forward_body(*connection, body, bytes_sent);
+    }
+    if (!sent) {
+        refusal = body.invalid() ? Refusal{400, "malformed chunked request body"}
+                                 : Refusal{502, "the request could not be sent upstream"};
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
     std::string rest;
     std::string problem;
-    const auto response = co_await read_response_head(*connection, rest, problem);
+    const std::optional<egress::ResponseHead> response =
+        co_await read_response_head(*connection, rest, problem);
     if (!response) {
-        co_await refuse(*session, *connection, fields,
-                        Refusal{connection->timed_out() ? 504 : 502, problem});
+        refusal = Refusal{connection->timed_out() ? 504 : 502, problem};
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
     const std::string response_head = egress::gateway_response_head(*response);
-    co_await boost::asio::async_write(
-        connection->jail,
-        std::array<boost::asio::const_buffer, 2>{boost::asio::buffer(response_head),
-                                                 boost::asio::buffer(rest)},
-        boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    bytes_received += rest.size();
+    const std::array<boost::asio::const_buffer, 2> head_and_rest{boost::asio::buffer(response_head),
+                                                                 boost::asio::buffer(rest)};
+    co_await boost::asio::async_write(connection->jail, head_and_rest,
+                                      boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    bytes_received += response_head.size() + rest.size();
     if (!ec) {
         co_await stream_response(*session, *connection, bytes_received);
     }

@@ -280,12 +280,12 @@ std::optional<EgressTotals> EgressHub::totals(const std::string& session) const 
 
 // ---- awaitable helpers ------------------------------------------------------------------------
 
-// The initiations capture plain pointers into this coroutine's frame, never objects: GCC 12
-// relocates a closure passed by value into asio's initiating coroutine with a bitwise copy,
-// which corrupts a captured std::string (seen as free(): invalid pointer in the first proxy
-// test). Pointers survive any copy, and the frame outlives the operation.
+// The initiations capture plain pointers, never objects: GCC 12 relocates a closure passed by
+// value into asio's initiating coroutine with a bitwise copy, which corrupts a captured
+// std::string (seen as free(): invalid pointer in the first proxy test). Pointers survive any
+// copy, and what they point to outlives the operation.
 awaitable<net::ResolveResult> resolve(EgressShared& shared, EgressConnection& /*connection*/,
-                                      std::string host) {
+                                      const std::string& host) {
     EgressShared* const owner = &shared;
     const std::string* const name = &host;
     co_return co_await await_callback<net::ResolveResult>(
@@ -293,7 +293,7 @@ awaitable<net::ResolveResult> resolve(EgressShared& shared, EgressConnection& /*
 }
 
 awaitable<net::ConnectResult> connect_any(EgressShared& shared, EgressConnection& connection,
-                                          std::vector<tcp::endpoint> endpoints,
+                                          std::vector<tcp::endpoint>& endpoints,
                                           std::chrono::milliseconds timeout) {
     EgressShared* const owner = &shared;
     EgressConnection* const for_connection = &connection;
@@ -306,7 +306,7 @@ awaitable<net::ConnectResult> connect_any(EgressShared& shared, EgressConnection
 }
 
 awaitable<net::TlsConnectResult> tls_connect(EgressShared& shared, EgressConnection& connection,
-                                             tcp::socket socket, std::string host,
+                                             tcp::socket& socket, const std::string& host,
                                              std::chrono::milliseconds timeout) {
     EgressShared* const owner = &shared;
     EgressConnection* const for_connection = &connection;

@@ -117,13 +117,19 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
 
 // ---- awaitable forms of the callback-style net/ operations -------------------------------------
 
+// GCC 12 destroys a temporary that lives across a co_await twice (a double free seen with
+// `co_await refuse(..., Refusal{...})` in the daemon tier). So no coroutine here takes an
+// argument by value that a caller would build as a temporary, and every call site passes named
+// objects: the rule for all of egress_*.cpp.
 awaitable<net::ResolveResult> resolve(EgressShared& shared, EgressConnection& connection,
-                                      std::string host);
+                                      const std::string& host);
+// Takes the endpoints (moves them out of `endpoints`).
 awaitable<net::ConnectResult> connect_any(EgressShared& shared, EgressConnection& connection,
-                                          std::vector<tcp::endpoint> endpoints,
+                                          std::vector<tcp::endpoint>& endpoints,
                                           std::chrono::milliseconds timeout);
+// Takes the socket (moves it out of `socket`).
 awaitable<net::TlsConnectResult> tls_connect(EgressShared& shared, EgressConnection& connection,
-                                             tcp::socket socket, std::string host,
+                                             tcp::socket& socket, const std::string& host,
                                              std::chrono::milliseconds timeout);
 
 // Reads from the jail until `buffer` holds a complete request head (or the parse fails, the

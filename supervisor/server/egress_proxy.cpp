@@ -1,8 +1,6 @@
 // The CONNECT proxy of network modes proxy and gateway (docs/egress.md): one coroutine per
 // connection from a jail, reading like the rules it applies.
 
-#include <variant>
-
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/write.hpp>
 
@@ -59,26 +57,29 @@ int status_for(net::ConnectError error) {
 
 // The addresses the name leads to, less those the policy refuses. A name that resolves to a
 // refused address is refused as a whole when nothing else is left: connecting only to vetted
-// addresses is what defeats DNS rebinding.
-awaitable<std::variant<std::vector<tcp::endpoint>, Refusal>> vetted_endpoints(
-    EgressSession& session, EgressConnection& connection, const egress::RequestHead& head) {
+// addresses is what defeats DNS rebinding. On a refusal `endpoints` stays empty.
+awaitable<void> vet_endpoints(EgressSession& session, EgressConnection& connection,
+                              const egress::RequestHead& head,
+                              std::vector<tcp::endpoint>& endpoints, Refusal& refusal) {
     std::vector<boost::asio::ip::address> addresses;
     if (head.host_kind == egress::HostKind::name) {
-        auto result = co_await resolve(*session.shared, connection, head.host);
+        const net::ResolveResult result = co_await resolve(*session.shared, connection, head.host);
         if (result.error != net::ResolveError::ok) {
-            co_return Refusal{
-                status_for(result.error),
-                "cannot resolve " + head.host + ": " + std::string(net::to_string(result.error))};
+            refusal.status = status_for(result.error);
+            refusal.reason =
+                "cannot resolve " + head.host + ": " + std::string(net::to_string(result.error));
+            co_return;
         }
-        addresses = std::move(result.addresses);
+        addresses = result.addresses;
     } else {
         boost::system::error_code ec;
         addresses.push_back(boost::asio::ip::make_address(head.host, ec));
         if (ec) {
-            co_return Refusal{400, "unreadable address " + head.host};
+            refusal.status = 400;
+            refusal.reason = "unreadable address " + head.host;
+            co_return;
         }
     }
-    std::vector<tcp::endpoint> endpoints;
     std::string first_refusal;
     for (const auto& address : addresses) {
         const auto verdict = egress::address_permitted(session.policy, address);
@@ -89,9 +90,9 @@ awaitable<std::variant<std::vector<tcp::endpoint>, Refusal>> vetted_endpoints(
         }
     }
     if (endpoints.empty()) {
-        co_return Refusal{403, first_refusal.empty() ? "no address" : first_refusal};
+        refusal.status = 403;
+        refusal.reason = first_refusal.empty() ? "no address" : first_refusal;
     }
-    co_return endpoints;
 }
 
 // What the upstream gets first: for CONNECT whatever the jail sent after the head (a TLS
@@ -115,15 +116,45 @@ std::optional<std::string> first_upstream_bytes(const egress::RequestHead& head,
     return rewritten.bytes + rest;
 }
 
-awaitable<void> refuse(EgressSession& session, EgressConnection& connection, nlohmann::json fields,
-                       const Refusal& refusal) {
+// Records the refusal and answers it. Arguments are references to the caller's named objects
+// (see egress_internal.hpp on GCC 12 and temporaries across co_await).
+awaitable<void> refuse(EgressSession& session, EgressConnection& connection,
+                       const nlohmann::json& request_fields, const Refusal& refusal) {
+    nlohmann::json fields = request_fields;
     fields["status"] = refusal.status;
     fields["reason"] = refusal.reason;
     fields["duration_ms"] = connection.elapsed_ms();
     session.record(audit::AuditEvent::egress, false, std::move(fields));
     connection.arm(std::chrono::seconds(5));
-    co_await write_to_jail(connection, egress::error_response(refusal.status, refusal.reason));
+    const std::string response = egress::error_response(refusal.status, refusal.reason);
+    co_await write_to_jail(connection, response);
     connection.disarm();
+}
+
+// Relays until either side is done; the relay owns both sockets (the jail's is moved out of
+// the connection, which can still cancel it).
+awaitable<net::RelayResult> relay(EgressSession& session, EgressConnection& connection,
+                                  tcp::socket& upstream) {
+    net::RelayOptions options;
+    options.buffer_size = kRelayBufferBytes;
+    options.idle_timeout = std::chrono::milliseconds(session.policy.idle_timeout_ms);
+    EgressConnection* const owner = &connection;
+    tcp::socket* const destination = &upstream;
+    co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                                   void(net::RelayResult)>(
+        [owner, destination, options](auto handler) {
+            auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
+            auto started = net::Relay<tcp::socket, tcp::socket>::create(
+                std::move(owner->jail), std::move(*destination), options,
+                [shared_handler](const net::RelayResult& result) { (*shared_handler)(result); });
+            owner->cancel_relay = [weak = std::weak_ptr(started)] {
+                if (auto r = weak.lock()) {
+                    r->cancel();
+                }
+            };
+            started->start();
+        },
+        boost::asio::use_awaitable);
 }
 
 }  // namespace
@@ -135,44 +166,48 @@ awaitable<void> serve_proxy_connection(std::shared_ptr<EgressSession> session,
     if (!parse) {
         co_return;  // closed or timed out before a request: no decision to record
     }
+    nlohmann::json fields = nlohmann::json::object();
+    Refusal refusal;
     if (parse->status != egress::HeadStatus::complete) {
-        const int status = parse->status == egress::HeadStatus::too_large ? 431 : 400;
-        co_await refuse(*session, *connection, nlohmann::json::object(),
-                        Refusal{status, parse->reason});
+        refusal.status = parse->status == egress::HeadStatus::too_large ? 431 : 400;
+        refusal.reason = parse->reason;
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
     const egress::RequestHead& head = parse->head;
-    nlohmann::json fields = destination_fields(head);
-    if (auto refusal = check_request(session->policy, head)) {
-        co_await refuse(*session, *connection, fields, *refusal);
+    fields = destination_fields(head);
+    if (auto policy_refusal = check_request(session->policy, head)) {
+        refusal = *policy_refusal;
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
-    auto vetted = co_await vetted_endpoints(*session, *connection, head);
-    if (auto* refusal = std::get_if<Refusal>(&vetted)) {
-        co_await refuse(*session, *connection, fields, *refusal);
+    std::vector<tcp::endpoint> endpoints;
+    co_await vet_endpoints(*session, *connection, head, endpoints, refusal);
+    if (endpoints.empty()) {
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
-    Refusal refusal;
     const auto first = first_upstream_bytes(head, buffer, refusal);
     if (!first) {
         co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
-    auto connected = co_await connect_any(
-        *session->shared, *connection, std::move(std::get<std::vector<tcp::endpoint>>(vetted)),
-        std::chrono::milliseconds(session->policy.connect_timeout_ms));
+    const auto timeout = std::chrono::milliseconds(session->policy.connect_timeout_ms);
+    net::ConnectResult connected =
+        co_await connect_any(*session->shared, *connection, endpoints, timeout);
     if (connected.error != net::ConnectError::ok) {
-        co_await refuse(*session, *connection, fields,
-                        Refusal{status_for(connected.error),
-                                "cannot connect to " + head.host + ": " + connected.message});
+        refusal.status = status_for(connected.error);
+        refusal.reason = "cannot connect to " + head.host + ": " + connected.message;
+        co_await refuse(*session, *connection, fields, refusal);
         co_return;
     }
     fields["address"] = connected.endpoint.address().to_string();
     tcp::socket upstream = std::move(*connected.socket);
     boost::system::error_code ec;
     if (head.form == egress::TargetForm::authority) {
+        const std::string established = egress::connect_established_response();
         co_await boost::asio::async_write(
-            connection->jail, boost::asio::buffer(egress::connect_established_response()),
+            connection->jail, boost::asio::buffer(established),
             boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     }
     if (!ec && !first->empty()) {
@@ -186,26 +221,8 @@ awaitable<void> serve_proxy_connection(std::shared_ptr<EgressSession> session,
         session->record(audit::AuditEvent::egress, true, std::move(fields));
         co_return;
     }
-    // The relay owns both sockets from here; the jail's socket is moved out of the connection.
-    net::RelayOptions options;
-    options.buffer_size = kRelayBufferBytes;
-    options.idle_timeout = std::chrono::milliseconds(session->policy.idle_timeout_ms);
     const std::uint64_t first_bytes = first->size();
-    auto finished = co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                                         void(net::RelayResult)>(
-        [&](auto handler) {
-            auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
-            auto relay = net::Relay<tcp::socket, tcp::socket>::create(
-                std::move(connection->jail), std::move(upstream), options,
-                [shared_handler](const net::RelayResult& result) { (*shared_handler)(result); });
-            connection->cancel_relay = [weak = std::weak_ptr(relay)] {
-                if (auto r = weak.lock()) {
-                    r->cancel();
-                }
-            };
-            relay->start();
-        },
-        boost::asio::use_awaitable);
+    const net::RelayResult finished = co_await relay(*session, *connection, upstream);
     connection->cancel_relay = nullptr;
     session->totals.bytes_sent += finished.bytes_a_to_b + first_bytes;
     session->totals.bytes_received += finished.bytes_b_to_a;

@@ -97,6 +97,7 @@ Server::Server(boost::asio::io_context& io, DaemonConfig config, audit::AuditLog
                                  config_.max_sessions_per_user, config_.spawn_rate_per_user_per_min,
                                  std::max<std::uint64_t>(1, config_.spawn_burst_per_user)}),
       signals_(io, SIGTERM, SIGINT),
+      reload_signals_(io, SIGHUP),
       child_signals_(io, SIGCHLD) {
     std::vector<std::string> missing;
     access_.client_uids = config_.client_uids;
@@ -263,7 +264,44 @@ void Server::watch_signals() {
             shutdown();
         }
     });
+    watch_reload();
     watch_children();
+}
+
+// SIGHUP (systemctl reload). Profiles are read at each spawn, so an edited profile applies to
+// the next session without it; what SIGHUP adds is the check of every profile now, so that an
+// admin sees a broken one at once in the log rather than at the next spawn of it.
+void Server::watch_reload() {
+    reload_signals_.async_wait([this](const boost::system::error_code& ec, int) {
+        if (ec) {
+            return;
+        }
+        check_profiles();
+        watch_reload();
+    });
+}
+
+void Server::check_profiles() {
+    std::error_code ec;
+    const auto files = profile_files(config_.profiles_dir, ec);
+    if (ec) {
+        log_.write(spdlog::level::err, "profiles_checked",
+                   {{"profiles_dir", config_.profiles_dir.string()}, {"message", ec.message()}});
+        return;
+    }
+    json invalid = json::object();
+    std::size_t valid = 0;
+    for (const auto& file : files) {
+        const std::string name = file.stem().string();
+        try {
+            load_profile(name, config_.profiles_dir);
+            ++valid;
+        } catch (const std::exception& error) {
+            invalid[name] = error.what();
+        }
+    }
+    log_.write(invalid.empty() ? spdlog::level::info : spdlog::level::err, "profiles_checked",
+               {{"valid", valid}, {"invalid", invalid}});
 }
 
 void Server::watch_children() {
@@ -1196,6 +1234,7 @@ void Server::shutdown() {
         }
     }
     signals_.cancel(ignored);
+    reload_signals_.cancel(ignored);
     for (auto& [id, session] : sessions_) {
         if (session->state() == SessionState::ended) {
             boost::asio::post(io_, [this, id = id] {

@@ -72,6 +72,8 @@ class Server final : public ConnectionHandler, public SessionObserver {
     void accept_next();
     void accepted(Connection::Socket socket);
     void watch_signals();
+    void watch_reload();
+    void check_profiles();
     void watch_children();
     void reap_children();
 
@@ -129,6 +131,7 @@ class Server final : public ConnectionHandler, public SessionObserver {
     Admission admission_;
     std::optional<boost::asio::local::stream_protocol::acceptor> acceptor_;
     boost::asio::signal_set signals_;
+    boost::asio::signal_set reload_signals_;
     boost::asio::signal_set child_signals_;
     std::set<std::shared_ptr<Connection>> connections_;
     std::uint64_t next_connection_ = 1;

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -208,6 +209,31 @@ TEST_F(LifecycleTest, RestartCleansUpAfterAMonitorThatDied) {
     EXPECT_EQ(joined(files_in(daemon().sessions_dir())), "");
     EXPECT_EQ(joined(session_cgroups({s.session})), "")
         << "the restarted daemon left the dead session's empty cgroup";
+}
+
+// systemctl reload: the daemon stays up, keeps its sessions, and names every broken profile.
+TEST_F(LifecycleTest, SighupChecksEveryProfileAndKeepsRunning) {
+    auto client = daemon().connect();
+    Reader reader(client);
+    const auto s = spawn(client, reader, spawn_body("dt-fast", "hup", {"/bin/sleep", "1000"}), 0);
+    {
+        std::ofstream broken(daemon().profiles_dir() / "dt-broken.json");
+        broken << R"({"extends": "base", "network": "wifi"})";
+    }
+    daemon().send_signal(SIGHUP);
+    std::vector<json> checked;
+    for (int i = 0; i < 100 && checked.empty(); ++i) {
+        std::this_thread::sleep_for(20ms);
+        checked = daemon().events("profiles_checked");
+    }
+    ASSERT_EQ(checked.size(), 1u) << daemon().log_text();
+    EXPECT_EQ(checked[0].value("level", ""), "error");
+    EXPECT_THAT(checked[0]["invalid"].value("dt-broken", ""), ::testing::HasSubstr("/network"));
+    EXPECT_GE(checked[0].value("valid", 0), 2);
+    EXPECT_TRUE(daemon().running());
+    EXPECT_EQ(client.request({{"op", "inspect"}, {"session", s.session}}).value("state", ""),
+              "running");
+    std::filesystem::remove(daemon().profiles_dir() / "dt-broken.json");
 }
 
 }  // namespace
