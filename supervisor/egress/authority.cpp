@@ -80,7 +80,12 @@ Authority parse_authority(std::string_view text) {
 
 std::string authority_host(std::string_view canonical_host, HostKind kind) {
     if (kind == HostKind::ipv6) {
-        return "[" + std::string(canonical_host) + "]";
+        // Appended rather than "[" + host: g++ 12 at -O3 reports a false -Wrestrict on the
+        // operator+ form (GCC bug 105651), which -Werror turns into a Release build failure.
+        std::string bracketed = "[";
+        bracketed.append(canonical_host);
+        bracketed.push_back(']');
+        return bracketed;
     }
     return std::string(canonical_host);
 }

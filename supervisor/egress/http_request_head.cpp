@@ -83,7 +83,13 @@ bool parse_absolute_target(RequestHead& head, std::string& reason) {
         head.port = http_default_port;
     }
     const auto path = rest.substr(authority_end);
-    head.path = path.empty() || path.front() == '?' ? "/" + std::string(path) : std::string(path);
+    // Built by appending: g++ 12 at -O3 reports a false -Wrestrict on "/" + std::string (GCC bug
+    // 105651), which breaks Release builds under -Werror.
+    head.path.clear();
+    if (path.empty() || path.front() == '?') {
+        head.path.push_back('/');
+    }
+    head.path.append(path);
     head.form = TargetForm::absolute;
     return true;
 }

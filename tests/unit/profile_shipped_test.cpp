@@ -88,31 +88,45 @@ TEST(ProfileShipped, ShellIsALoginBashPerUser) {
               p.environment.pass.end());
 }
 
-TEST(ProfileShipped, ClaudeCodeRunsTheNpmCliWithItsSecret) {
+TEST(ProfileShipped, ClaudeCodeRunsThePinnedNpmCliBehindTheGateway) {
     const Profile p = load_profile("claude-code", kProfiles);
-    expect_base_root(p);
+    Profile root = p;
+    root.network = NetworkPolicy{};  // the one thing it changes on purpose; checked below
+    expect_base_root(root);
     const std::string install = "/opt/ccjail/claude-code";
     ASSERT_NE(find_bind(p, install), nullptr);
     EXPECT_FALSE(find_bind(p, install)->writable);
     ASSERT_TRUE(p.command.executable);
-    EXPECT_EQ(p.command.executable->rfind(install + "/", 0), 0u);
-    EXPECT_FALSE(p.command.sha256);
+    EXPECT_EQ(*p.command.executable,
+              install + "/node_modules/@anthropic-ai/claude-code/bin/claude.exe");
+    // The same pin as scripts/install-claude-code.sh (2.1.332, linux-x64).
+    ASSERT_TRUE(p.command.sha256);
+    EXPECT_EQ(*p.command.sha256,
+              "a2df1f41bb00250992926420d0063f89b127cb81abdd284dbefb80c50ff1d026");
     EXPECT_EQ(p.command.argv_prefix, (std::vector<std::string>{"claude"}));
+    EXPECT_TRUE(p.command.allow_multiline);
     EXPECT_EQ(p.filesystem.home, "/home/user");
     EXPECT_EQ(p.environment.set.at("HOME"), "/home/user");
+    EXPECT_EQ(p.environment.set.at("SHELL"), "/bin/bash");
     EXPECT_EQ(p.identity.mode, IdentityPolicy::Mode::per_user);
-    for (const char* name :
-         {"DISABLE_AUTOUPDATER", "DISABLE_TELEMETRY", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"}) {
+    for (const char* name : {"DISABLE_AUTOUPDATER", "DISABLE_TELEMETRY", "DISABLE_ERROR_REPORTING",
+                             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"}) {
         EXPECT_EQ(p.environment.set.at(name), "1") << name;
     }
-    EXPECT_NE(std::find(p.environment.pass.begin(), p.environment.pass.end(), "ANTHROPIC_MODEL"),
-              p.environment.pass.end());
-    ASSERT_EQ(p.environment.secrets.size(), 1u);
-    EXPECT_EQ(p.environment.secrets[0].name, "ANTHROPIC_API_KEY");
-    EXPECT_EQ(p.environment.secrets[0].file, "/etc/ccjail/secrets/anthropic-api-key");
+    for (const char* name : {"ANTHROPIC_MODEL", "TERM", "COLORTERM", "LANG"}) {
+        EXPECT_NE(std::find(p.environment.pass.begin(), p.environment.pass.end(), name),
+                  p.environment.pass.end())
+            << name;
+    }
+    // The key stays with the daemon's gateway: no secret, no base URL of the profile's own.
+    EXPECT_TRUE(p.environment.secrets.empty());
+    EXPECT_EQ(p.network.mode, NetworkMode::gateway);
+    EXPECT_TRUE(p.network.allow.empty());
+    EXPECT_EQ(p.environment.set.at("ANTHROPIC_BASE_URL"),
+              "http://127.0.0.1:" + std::to_string(p.network.gateway_port));
+    EXPECT_EQ(p.environment.set.count("ANTHROPIC_API_KEY"), 0u);
     EXPECT_EQ(p.limits.memory_bytes, 4ull << 30);
     EXPECT_EQ(p.limits.pids, 1024u);
-    EXPECT_EQ(p.network.mode, NetworkMode::none);
 }
 
 TEST(ProfileShipped, ClaudeCodeManagedSettingsDisableItsSandboxAndUpdater) {
@@ -123,6 +137,22 @@ TEST(ProfileShipped, ClaudeCodeManagedSettingsDisableItsSandboxAndUpdater) {
     const nlohmann::json json = nlohmann::json::parse(settings->content);
     EXPECT_EQ(json.at("sandbox").at("enabled"), false);
     EXPECT_EQ(json.at("env").at("DISABLE_AUTOUPDATER"), "1");
+    // A placeholder credential, so that the CLI starts without a login screen or an API key
+    // question; the gateway puts the real key in its place.
+    EXPECT_EQ(json.at("apiKeyHelper").get<std::string>().find("sk-"), std::string::npos);
+}
+
+TEST(ProfileShipped, ClaudeCodeSeedsTheHomeSoNoDialogBlocksASession) {
+    const Profile p = load_profile("claude-code", kProfiles);
+    ASSERT_EQ(p.filesystem.home_seed.size(), 1u);
+    const HomeSeedFile& seed = p.filesystem.home_seed[0];
+    EXPECT_EQ(seed.path, ".claude.json");
+    EXPECT_EQ(seed.mode, 0600u);
+    const nlohmann::json json = nlohmann::json::parse(seed.content);
+    EXPECT_EQ(json.at("hasCompletedOnboarding"), true);
+    EXPECT_EQ(json.at("bypassPermissionsModeAccepted"), true);
+    // The workspace's path in the jail, the same for every session of a user.
+    EXPECT_EQ(json.at("projects").at(p.filesystem.workspace).at("hasTrustDialogAccepted"), true);
 }
 
 }  // namespace
