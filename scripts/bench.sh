@@ -3,12 +3,13 @@
 # for the same profile (with and without ccjail's seccomp filter), and ccjail-exec. The runs are
 # interleaved round-robin, so a noisy machine slows every contender alike. See
 # docs/performance.md. Then the daemon: spawn-to-exit through ccjaild beside ccjail-exec and
-# bwrap, output relay throughput beside a plain pipe, and ccjaild's memory with N idle sessions.
+# bwrap, output relay throughput beside a plain pipe, a download through the egress proxy beside
+# the same download on the host, and ccjaild's memory with N idle sessions.
 #
 # Usage (as root): scripts/bench.sh [--runs N] [--warmup N] [--profile NAME]
 #                  [--build-dir DIR] [--breakdown-runs N] [--no-breakdown] [--update-docs] [-v]
 #                  [--no-daemon | --daemon-only] [--sessions N] [--relay-bytes SIZE]
-#                  [--relay-rounds N]
+#                  [--relay-rounds N] [--egress-bytes SIZE]
 #   --build-dir DIR   use the binaries of an existing build (default: configure and build
 #                     build-bench/ at -O2, RelWithDebInfo)
 #   --update-docs     rewrite the results sections of docs/performance.md that ran (nothing else
@@ -17,6 +18,7 @@
 #   --sessions N      idle sessions for the daemon memory figure (default 500)
 #   --relay-bytes SIZE  bytes per relay run, like 1G or 256M (default 1G; pty mode: a quarter)
 #   --relay-rounds N  interleaved rounds of the relay contenders (default 5)
+#   --egress-bytes SIZE  bytes per egress download (default 512M), as many rounds as the relay
 #   -v, --verbose     show what runs inside each jail (id, hostname, ls /, Seccomp) and the
 #                     bwrap command line
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,6 +36,7 @@ run_daemon=1
 sessions=500
 relay_bytes=1G
 relay_rounds=5
+egress_bytes=512M
 
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" | sed '/^$/d' >&2; exit 2; }
 
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
     --sessions) sessions=$2; shift 2 ;;
     --relay-bytes) relay_bytes=$2; shift 2 ;;
     --relay-rounds) relay_rounds=$2; shift 2 ;;
+    --egress-bytes) egress_bytes=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "bench.sh: unknown argument $1" >&2; usage ;;
   esac
@@ -60,9 +64,9 @@ done
 require_root
 ensure_packages bubblewrap build-essential pkg-config
 [ "$breakdown" = 1 ] && [ "$run_spawn" = 1 ] && ensure_packages strace
-[ "$run_daemon" = 1 ] && ensure_packages "${CCJAIL_BUILD_PACKAGES[@]}"
+[ "$run_daemon" = 1 ] && ensure_packages "${CCJAIL_BUILD_PACKAGES[@]}" curl busybox-static
 targets=(ccjail-exec)
-[ "$run_daemon" = 1 ] && targets+=(ccjaild)
+[ "$run_daemon" = 1 ] && targets+=(ccjaild ccjailctl)
 
 if [ -z "$build_dir" ]; then
   ensure_packages "${CCJAIL_BUILD_PACKAGES[@]}"
@@ -76,6 +80,7 @@ build_dir=$(realpath "$build_dir")
 ccjail_exec=$build_dir/supervisor/ccjail-exec
 core_lib=$build_dir/supervisor/libccjail_core.a
 ccjaild=$build_dir/supervisor/ccjaild
+ccjailctl=$build_dir/supervisor/ccjailctl
 server_lib=$build_dir/supervisor/libccjail_server.a
 needed=("$ccjail_exec" "$core_lib")
 [ "$run_daemon" = 1 ] && needed+=("$ccjaild" "$server_lib")
@@ -251,6 +256,42 @@ JSON
   exit 1
 }
 
+# One file downloaded over HTTP from a loopback server on the host (busybox httpd): by curl on
+# the host, and by curl in a jail of network mode proxy through the daemon's CONNECT tunnel.
+# Interleaved rounds; the ratio is what the proxy costs a download.
+egress_benchmark() {
+  local dir=$T/egress bytes port round httpd_pid
+  bytes=$(numfmt --from=iec "$egress_bytes")
+  log "daemon: egress download, $relay_rounds rounds of $egress_bytes"
+  mkdir -p "$dir/www"
+  head -c "$bytes" /dev/zero > "$dir/www/blob"
+  port=$(( 20000 + RANDOM % 20000 ))
+  busybox httpd -f -p "127.0.0.1:$port" -h "$dir/www" &
+  httpd_pid=$!
+  sleep 0.3
+  : > "$T/egress.host"; : > "$T/egress.proxy"
+  local get=(curl -sS -o /dev/null -w '%{speed_download}\n')
+  for round in $(seq 1 "$relay_rounds"); do
+    "${get[@]}" "http://127.0.0.1:$port/blob" >> "$T/egress.host"
+    "$ccjailctl" --socket "$socket" run --pipe --profile bench-egress --user bench -- \
+      "${get[@]}" --noproxy '' -p -x http://127.0.0.1:3128 "http://localhost:$port/blob" \
+      >> "$T/egress.proxy"
+  done
+  kill "$httpd_pid" 2>/dev/null; wait "$httpd_pid" 2>/dev/null || true
+  rm -rf "$dir"
+  local host proxy
+  host=$(sort -n "$T/egress.host" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] / 1e6 }')
+  proxy=$(sort -n "$T/egress.proxy" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] / 1e6 }')
+  {
+    echo "| contender | bytes per run | runs | median MB/s | ÷ host |"
+    echo "|---|--:|--:|--:|--:|"
+    awk -v h="$host" -v p="$proxy" -v s="$(numfmt --to=iec "$bytes")" -v c="$relay_rounds" 'BEGIN {
+      printf "| curl on the host, straight to the server | %s | %d | %d | 1.00 |\n", s, c, h
+      printf "| curl in a jail (network proxy), CONNECT through ccjaild | %s | %d | %d | %.2f |\n", s, c, p, p / h
+    }'
+  } > "$T/daemon-egress.md"
+}
+
 # The median of the 4th field (MB/s) of `relay` lines in a file, and the line count.
 median_mbps() {
   awk '{print $4}' "$1" | sort -n | awk '{v[NR] = $1} END {
@@ -312,6 +353,8 @@ daemon, pty mode (\`pty_overflow\` block), lean reader;pty;$(numfmt --to=iec "$p
 ROWS
   } > "$T/daemon-relay.md"
 
+  egress_benchmark
+
   log "daemon: memory with $sessions idle sessions (two cycles), then with their rings written"
   local ring
   ring=$((1024 * 1024))
@@ -341,6 +384,14 @@ daemon_report() {
   echo "$relay_rounds interleaved rounds; MB = 10^6 bytes, from the first byte read to EOF."
   echo
   cat "$T/daemon-relay.md"
+  echo
+  echo "#### Daemon: a download through the egress proxy (profile \`bench-egress\`)"
+  echo
+  echo "$relay_rounds interleaved rounds from a busybox httpd on the host's loopback; MB = 10^6"
+  echo "bytes, curl's average speed. The proxied download crosses the daemon twice (jail to ccjaild,"
+  echo "ccjaild to the server), through one 16 KiB buffer per direction."
+  echo
+  cat "$T/daemon-egress.md"
   echo
   echo "#### Daemon: memory with $sessions idle sessions (profile \`bench-daemon\`, 1 MiB ring)"
   echo

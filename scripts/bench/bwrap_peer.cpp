@@ -62,7 +62,7 @@ void add_namespaces_and_identity(const Profile& profile, Args& args) {
     // also costs bwrap one more namespace than ccjail, which changes uid with setresuid.
     args.add(
         {"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup"});
-    if (profile.network != NetworkMode::host) {
+    if (profile.network.mode != NetworkMode::host) {
         args.add({"--unshare-net"});
     }
     const uid_t uid = profile.identity.mode == IdentityPolicy::Mode::fixed
