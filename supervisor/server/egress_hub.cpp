@@ -61,6 +61,11 @@ EgressConfig egress_config_from(const DaemonConfig& config) {
     // c-ares doubles the wait per round: two tries within the configured time.
     egress.dns.timeout = config.dns_timeout_ms / 3;
     egress.dns.tries = 2;
+    // One resolver serves every session: its cap on lookups in flight must not let a few
+    // sessions that open connections in a loop starve the others. Each session can have at
+    // most max_connections lookups pending; this covers 64 sessions at the default of 32 twice
+    // over, at a few KiB of c-ares state per lookup.
+    egress.dns.max_pending = 4096;
     return egress;
 }
 
