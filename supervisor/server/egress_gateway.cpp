@@ -147,7 +147,7 @@ awaitable<bool> forward_body(EgressConnection& connection, BodyCutter& body,
         }
         bytes_sent += part;
     }
-    co_return true;
+    co_return !body.invalid();
 }
 
 // Reads the upstream's response head; `buffer` keeps what came after it.
@@ -265,6 +265,11 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
     const std::string_view early = std::string_view(buffer).substr(head.head_length);
     const std::string first = rewritten.bytes + std::string(early.substr(0, body.take(early)));
     rewritten.bytes.assign(rewritten.bytes.size(), '\0');
+    if (body.invalid()) {
+        refusal = Refusal{400, "malformed chunked request body"};
+        co_await refuse(*session, *connection, fields, refusal);
+        co_return;
+    }
     std::uint64_t bytes_sent = first.size();
     std::uint64_t bytes_received = 0;
     boost::system::error_code ec;

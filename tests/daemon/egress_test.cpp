@@ -935,6 +935,24 @@ class EgressGatewayUntrustedTest : public EgressGatewayTest {
     bool trust_test_ca() const override { return false; }
 };
 
+// Guarantee: a request body whose chunked framing is broken is refused at once with 400, not
+// left half-sent upstream until the idle timeout.
+TEST_F(EgressGatewayTest, AMalformedChunkedBodyIs400AtOnce) {
+    const auto r = run("dt-gateway", R"(
+mark answer
+exec 5<>/dev/tcp/127.0.0.1/3129
+printf 'POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n' >&5
+IFS= read -r -t 10 line <&5; echo "read=$? [$line]"
+mark end
+)");
+    EXPECT_RAN(r);
+    EXPECT_EQ(trimmed(section(r.out, "answer")), "read=0 [HTTP/1.1 400 Bad Request\r]");
+    const auto denied = lines_with("gateway", r.session, "denied");
+    ASSERT_EQ(denied.size(), 1u) << daemon().log_text();
+    EXPECT_THAT(denied[0].value("reason", ""), HasSubstr("chunked")) << denied[0].dump();
+    expect_key_nowhere(r);
+}
+
 // Guarantee: the upstream's certificate is verified: signed by a CA the daemon was not told
 // to trust (gateway_ca_file unset, so the system store), the request gets 502 and no request
 // (so no key) is sent.
