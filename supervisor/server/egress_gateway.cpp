@@ -8,18 +8,12 @@
 
 #include "egress/body_framing.hpp"
 #include "egress/chunked_scanner.hpp"
-#include "egress/error_response.hpp"
 #include "egress/header_rewrite.hpp"
 #include "server/egress_internal.hpp"
 #include "server/gateway_key.hpp"
 
 namespace ccjail::server {
 namespace {
-
-struct Refusal {
-    int status = 502;
-    std::string reason;
-};
 
 // The path without its query: what the audit line keeps.
 std::string path_only(const std::string& path) {
@@ -67,21 +61,6 @@ class BodyCutter {
     std::uint64_t taken_ = 0;
     egress::ChunkedScanner scanner_;
 };
-
-// Records the refusal and answers it. Arguments are references to the caller's named objects
-// (see egress_internal.hpp on GCC 12 and temporaries across co_await).
-awaitable<void> refuse(EgressSession& session, EgressConnection& connection,
-                       const nlohmann::json& request_fields, const Refusal& refusal) {
-    nlohmann::json fields = request_fields;
-    fields["status"] = refusal.status;
-    fields["reason"] = refusal.reason;
-    fields["duration_ms"] = connection.elapsed_ms();
-    session.record(audit::AuditEvent::gateway, false, std::move(fields));
-    connection.arm(std::chrono::seconds(5));
-    const std::string response = egress::error_response(refusal.status, refusal.reason);
-    co_await write_to_jail(connection, response);
-    connection.disarm();
-}
 
 awaitable<std::optional<net::TlsStream>> open_upstream(EgressSession& session,
                                                        EgressConnection& connection,
@@ -217,20 +196,20 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
     if (parse->status != egress::HeadStatus::complete) {
         refusal.status = parse->status == egress::HeadStatus::too_large ? 431 : 400;
         refusal.reason = parse->reason;
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::gateway, fields, refusal);
         co_return;
     }
     const egress::RequestHead& head = parse->head;
     fields = {{"method", head.method}, {"path", path_only(head.path)}};
     if (head.form != egress::TargetForm::origin) {
         refusal = Refusal{400, "the gateway takes origin-form requests (\"POST /v1/...\")"};
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::gateway, fields, refusal);
         co_return;
     }
     const auto framing = egress::request_body_framing(head);
     if (framing.kind == egress::FramingKind::invalid) {
         refusal = Refusal{400, framing.reason};
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::gateway, fields, refusal);
         co_return;
     }
     std::string key;
@@ -240,7 +219,7 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
         refusal = Refusal{502, error.what()};
     }
     if (key.empty()) {
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::gateway, fields, refusal);
         co_return;
     }
     const auto& config = session->shared->config;
@@ -249,12 +228,12 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
     key.assign(key.size(), '\0');
     if (!rewritten.ok) {
         refusal = Refusal{400, rewritten.reason};
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::gateway, fields, refusal);
         co_return;
     }
     std::optional<net::TlsStream> upstream = co_await open_upstream(*session, *connection, refusal);
     if (!upstream) {
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::gateway, fields, refusal);
         co_return;
     }
     connection->tls_upstream.emplace(std::move(*upstream));
@@ -267,7 +246,7 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
     rewritten.bytes.assign(rewritten.bytes.size(), '\0');
     if (body.invalid()) {
         refusal = Refusal{400, "malformed chunked request body"};
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::gateway, fields, refusal);
         co_return;
     }
     std::uint64_t bytes_sent = first.size();
@@ -283,7 +262,7 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
     if (!sent) {
         refusal = body.invalid() ? Refusal{400, "malformed chunked request body"}
                                  : Refusal{502, "the request could not be sent upstream"};
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::gateway, fields, refusal);
         co_return;
     }
     std::string rest;
@@ -292,7 +271,7 @@ awaitable<void> serve_gateway_connection(std::shared_ptr<EgressSession> session,
         co_await read_response_head(*connection, rest, problem);
     if (!response) {
         refusal = Refusal{connection->timed_out() ? 504 : 502, problem};
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::gateway, fields, refusal);
         co_return;
     }
     const std::string response_head = egress::gateway_response_head(*response);

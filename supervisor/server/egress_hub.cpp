@@ -345,6 +345,20 @@ awaitable<std::optional<egress::RequestParse>> read_request_head(EgressConnectio
     }
 }
 
+awaitable<void> refuse(EgressSession& session, EgressConnection& connection,
+                       audit::AuditEvent event, const nlohmann::json& request_fields,
+                       const Refusal& refusal) {
+    nlohmann::json fields = request_fields;
+    fields["status"] = refusal.status;
+    fields["reason"] = refusal.reason;
+    fields["duration_ms"] = connection.elapsed_ms();
+    session.record(event, false, std::move(fields));
+    connection.arm(std::chrono::seconds(5));
+    const std::string response = egress::error_response(refusal.status, refusal.reason);
+    co_await write_to_jail(connection, response);
+    connection.disarm();
+}
+
 awaitable<bool> write_to_jail(EgressConnection& connection, std::string_view bytes) {
     boost::system::error_code ec;
     co_await boost::asio::async_write(connection.jail, boost::asio::buffer(bytes),

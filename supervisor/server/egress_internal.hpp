@@ -140,4 +140,18 @@ awaitable<std::optional<egress::RequestParse>> read_request_head(EgressConnectio
 // Writes all of `bytes` to the jail; false when the jail is gone.
 awaitable<bool> write_to_jail(EgressConnection& connection, std::string_view bytes);
 
+// Why the proxy or the gateway did not carry a request: the HTTP status the jail gets and the
+// audit line's reason.
+struct Refusal {
+    int status = 502;
+    std::string reason;
+};
+
+// Records the refusal as a denied `event` line (`request_fields` plus status, reason, duration)
+// and answers the jail with it. Arguments are references to the caller's named objects (see
+// above on GCC 12 and temporaries across co_await).
+awaitable<void> refuse(EgressSession& session, EgressConnection& connection,
+                       audit::AuditEvent event, const nlohmann::json& request_fields,
+                       const Refusal& refusal);
+
 }  // namespace ccjail::server

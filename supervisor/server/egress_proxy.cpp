@@ -15,12 +15,6 @@
 namespace ccjail::server {
 namespace {
 
-// Why a request was not carried; the HTTP status the jail gets and the audit line's reason.
-struct Refusal {
-    int status = 403;
-    std::string reason;
-};
-
 nlohmann::json destination_fields(const egress::RequestHead& head) {
     return {{"host", head.host}, {"port", head.port}, {"method", head.method}};
 }
@@ -116,21 +110,6 @@ std::optional<std::string> first_upstream_bytes(const egress::RequestHead& head,
     return rewritten.bytes + rest;
 }
 
-// Records the refusal and answers it. Arguments are references to the caller's named objects
-// (see egress_internal.hpp on GCC 12 and temporaries across co_await).
-awaitable<void> refuse(EgressSession& session, EgressConnection& connection,
-                       const nlohmann::json& request_fields, const Refusal& refusal) {
-    nlohmann::json fields = request_fields;
-    fields["status"] = refusal.status;
-    fields["reason"] = refusal.reason;
-    fields["duration_ms"] = connection.elapsed_ms();
-    session.record(audit::AuditEvent::egress, false, std::move(fields));
-    connection.arm(std::chrono::seconds(5));
-    const std::string response = egress::error_response(refusal.status, refusal.reason);
-    co_await write_to_jail(connection, response);
-    connection.disarm();
-}
-
 // Relays until either side is done; the relay owns both sockets (the jail's is moved out of
 // the connection, which can still cancel it).
 awaitable<net::RelayResult> relay(EgressSession& session, EgressConnection& connection,
@@ -171,25 +150,25 @@ awaitable<void> serve_proxy_connection(std::shared_ptr<EgressSession> session,
     if (parse->status != egress::HeadStatus::complete) {
         refusal.status = parse->status == egress::HeadStatus::too_large ? 431 : 400;
         refusal.reason = parse->reason;
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::egress, fields, refusal);
         co_return;
     }
     const egress::RequestHead& head = parse->head;
     fields = destination_fields(head);
     if (auto policy_refusal = check_request(session->policy, head)) {
         refusal = *policy_refusal;
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::egress, fields, refusal);
         co_return;
     }
     std::vector<tcp::endpoint> endpoints;
     co_await vet_endpoints(*session, *connection, head, endpoints, refusal);
     if (endpoints.empty()) {
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::egress, fields, refusal);
         co_return;
     }
     const auto first = first_upstream_bytes(head, buffer, refusal);
     if (!first) {
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::egress, fields, refusal);
         co_return;
     }
     const auto timeout = std::chrono::milliseconds(session->policy.connect_timeout_ms);
@@ -198,7 +177,7 @@ awaitable<void> serve_proxy_connection(std::shared_ptr<EgressSession> session,
     if (connected.error != net::ConnectError::ok) {
         refusal.status = status_for(connected.error);
         refusal.reason = "cannot connect to " + head.host + ": " + connected.message;
-        co_await refuse(*session, *connection, fields, refusal);
+        co_await refuse(*session, *connection, audit::AuditEvent::egress, fields, refusal);
         co_return;
     }
     fields["address"] = connected.endpoint.address().to_string();
