@@ -96,6 +96,13 @@ class Daemon {
     pid_t pid_ = -1;
 };
 
+// ---- files -----------------------------------------------------------------------------------
+
+std::string read_file(const fs::path& path);
+// Writes `text` (replacing the file) and sets `mode`.
+void write_file(const fs::path& path, const std::string& text, mode_t mode);
+void replace_all(std::string& text, const std::string& from, const std::string& to);
+
 // ---- what a test leaves behind --------------------------------------------------------------
 
 // Reaps exited descendants of the test process (orphaned monitors come to it).

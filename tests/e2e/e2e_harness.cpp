@@ -21,26 +21,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-void write_text(const fs::path& path, const std::string& text, mode_t mode) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    ::chmod(path.c_str(), mode);
-}
-
-void replace_all(std::string& text, const std::string& from, const std::string& to) {
-    for (std::size_t at = text.find(from); at != std::string::npos;
-         at = text.find(from, at + to.size())) {
-        text.replace(at, from.size(), to);
-    }
-}
+using dtest::read_file;
+using dtest::replace_all;
+using dtest::write_file;
 
 std::string env_or(const char* name, const std::string& fallback) {
     const char* value = std::getenv(name);
@@ -121,7 +104,7 @@ FakeApi::FakeApi(const fs::path& dir, bool tls) : tls_(tls) {
     }
     const auto deadline = Clock::now() + 20s;
     while (Clock::now() < deadline) {
-        const std::string text = read_text(port_file);
+        const std::string text = read_file(port_file);
         if (!text.empty()) {
             port_ = static_cast<std::uint16_t>(std::stoul(text));
             return;
@@ -129,11 +112,11 @@ FakeApi::FakeApi(const fs::path& dir, bool tls) : tls_(tls) {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
-            throw std::runtime_error("the fake API exited: " + read_text(output));
+            throw std::runtime_error("the fake API exited: " + read_file(output));
         }
         std::this_thread::sleep_for(20ms);
     }
-    throw std::runtime_error("the fake API did not listen within 20 s: " + read_text(output));
+    throw std::runtime_error("the fake API did not listen within 20 s: " + read_file(output));
 }
 
 FakeApi::~FakeApi() {
@@ -153,7 +136,7 @@ std::string FakeApi::url() const {
 }
 
 std::vector<json> FakeApi::requests() const {
-    return json_lines(read_text(log_));
+    return json_lines(read_file(log_));
 }
 
 std::vector<json> FakeApi::message_requests() const {
@@ -255,7 +238,7 @@ void ClaudeE2ETest::SetUp() {
     scratch_ = pattern;
     api_key_ = "sk-ant-e2e-" + random_hex(24);
     // The gateway reads the key as root; nothing in a jail may.
-    write_text(scratch_ / "anthropic-api-key", api_key_ + "\n", 0600);
+    write_file(scratch_ / "anthropic-api-key", api_key_ + "\n", 0600);
     api_ = std::make_unique<FakeApi>(scratch_, true);
     plain_api_ = std::make_unique<FakeApi>(scratch_, false);
     ASSERT_NO_FATAL_FAILURE(DaemonTest::SetUp());
@@ -287,16 +270,16 @@ dtest::DaemonOptions ClaudeE2ETest::options() const {
 
 void ClaudeE2ETest::install_profiles() {
     const fs::path dir = daemon().profiles_dir();
-    write_text(dir / "claude-code.json",
-               read_text(fs::path(CCJAIL_SHIPPED_PROFILES_DIR) / "claude-code.json"), 0644);
+    write_file(dir / "claude-code.json",
+               read_file(fs::path(CCJAIL_SHIPPED_PROFILES_DIR) / "claude-code.json"), 0644);
     for (const auto& entry : fs::directory_iterator(dir)) {
         if (entry.path().filename().string().rfind("e2e-", 0) != 0) {
             continue;
         }
-        std::string text = read_text(entry.path());
+        std::string text = read_file(entry.path());
         replace_all(text, "@CLAUDE_DIR@", claude_dir().string());
         replace_all(text, "@FAKE_API_HTTP_URL@", plain_api_->url());
-        write_text(entry.path(), text, 0644);
+        write_file(entry.path(), text, 0644);
     }
 }
 
