@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "net/byte_relay.hpp"
+#include "net_test_loop.hpp"
 
 namespace ccjail::net {
 namespace {
@@ -26,19 +27,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using TcpRelay = Relay<tcp::socket, tcp::socket>;
 
-bool run_until(asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (!done() && Clock::now() < deadline) {
-        if (io.stopped()) {
-            io.restart();
-        }
-        if (io.run_one_for(10ms) == 0) {
-            std::this_thread::sleep_for(1ms);
-        }
-    }
-    return done();
-}
+using test::run_until;
 
 void run_for(asio::io_context& io, std::chrono::milliseconds time) {
     run_until(

@@ -14,6 +14,7 @@
 #include "common/error.hpp"
 #include "net/dns_resolver.hpp"
 #include "net/dns_server_address.hpp"
+#include "net_test_loop.hpp"
 
 namespace ccjail::net {
 namespace {
@@ -135,19 +136,7 @@ class FakeDnsServer {
     std::map<std::string, int> queries_;
 };
 
-bool run_until(asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (!done() && Clock::now() < deadline) {
-        if (io.stopped()) {
-            io.restart();
-        }
-        if (io.run_one_for(10ms) == 0) {
-            std::this_thread::sleep_for(1ms);
-        }
-    }
-    return done();
-}
+using test::run_until;
 
 class NetDnsResolver : public ::testing::Test {
   protected:

@@ -16,6 +16,7 @@
 
 #include "common/unique_fd.hpp"
 #include "net/tcp_connector.hpp"
+#include "net_test_loop.hpp"
 
 namespace ccjail::net {
 namespace {
@@ -25,19 +26,7 @@ using asio::ip::tcp;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-bool run_until(asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (!done() && Clock::now() < deadline) {
-        if (io.stopped()) {
-            io.restart();
-        }
-        if (io.run_one_for(10ms) == 0) {
-            std::this_thread::sleep_for(1ms);
-        }
-    }
-    return done();
-}
+using test::run_until;
 
 tcp::endpoint loopback(unsigned short port) {
     return {asio::ip::address_v4::loopback(), port};

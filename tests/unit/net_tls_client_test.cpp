@@ -22,6 +22,7 @@
 #include "common/error.hpp"
 #include "net/byte_relay.hpp"
 #include "net/tls_client.hpp"
+#include "net_test_loop.hpp"
 
 namespace ccjail::net {
 namespace {
@@ -32,19 +33,7 @@ using asio::ip::tcp;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-bool run_until(asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (!done() && Clock::now() < deadline) {
-        if (io.stopped()) {
-            io.restart();
-        }
-        if (io.run_one_for(10ms) == 0) {
-            std::this_thread::sleep_for(1ms);
-        }
-    }
-    return done();
-}
+using test::run_until;
 
 using Key = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 using Cert = std::unique_ptr<X509, decltype(&X509_free)>;
