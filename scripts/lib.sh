@@ -14,6 +14,9 @@ CCJAIL_BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 CCJAIL_TEST_PACKAGES=(git bash coreutils iproute2 procps bubblewrap)
+# The hardening tiers: libFuzzer targets and static analysis (clang 14 with its runtimes),
+# cppcheck.
+CCJAIL_ANALYSIS_PACKAGES=(clang clang-tidy libclang-rt-14-dev cppcheck)
 
 log() { printf '\n== %s\n' "$*" >&2; }
 

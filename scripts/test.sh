@@ -11,7 +11,8 @@ require_root
 skip_vm=0
 [ "${1:-}" = "--skip-vm" ] && skip_vm=1
 
-ensure_packages "${CCJAIL_BUILD_PACKAGES[@]}" "${CCJAIL_TEST_PACKAGES[@]}"
+ensure_packages "${CCJAIL_BUILD_PACKAGES[@]}" "${CCJAIL_TEST_PACKAGES[@]}" \
+  "${CCJAIL_ANALYSIS_PACKAGES[@]}"
 build_ccjail
 
 passed=0
@@ -78,6 +79,7 @@ tier format format_check
 tier unit ctest_tier unit
 tier integration ctest_tier integration
 tier daemon ctest_tier daemon
+tier security ctest_tier security
 tier node bash "$CCJAIL_ROOT/clients/node/test/run.sh" "$CCJAIL_BUILD"
 tier browser bash "$CCJAIL_ROOT/tests/browser/run.sh" "$CCJAIL_BUILD"
 tier e2e bash "$CCJAIL_ROOT/tests/e2e/run.sh" "$CCJAIL_BUILD"
