@@ -26,6 +26,7 @@ endfunction()
 # --- programs and the systemd integration ---
 install(PROGRAMS ${CCJAIL_SYSTEMD_DIR}/ccjaild-stop DESTINATION libexec/ccjail)
 install(FILES ${CCJAIL_SYSTEMD_DIR}/ccjaild.service ${CCJAIL_SYSTEMD_DIR}/ccjaild.socket
+              ${CCJAIL_SYSTEMD_DIR}/ccjail-sessions.service
         DESTINATION ${CCJAIL_UNIT_DIR})
 install(FILES ${CCJAIL_SYSTEMD_DIR}/ccjail.sysusers DESTINATION lib/sysusers.d
         RENAME ccjail.conf)

@@ -74,6 +74,8 @@ class AuditLog {
                             const AuditContext& context, const nlohmann::json& fields) const;
 
     const Redactor& redactor() const { return redactor_; }
+    // A profile reload can add secret env names.
+    void set_redactor(Redactor redactor) { redactor_ = std::move(redactor); }
 
   private:
     std::shared_ptr<spdlog::logger> logger_;

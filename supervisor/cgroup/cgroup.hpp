@@ -79,6 +79,21 @@ CgroupVersion detect_cgroup_version(const CgroupOptions& options);
 std::unique_ptr<JailCgroup> create_jail_cgroup(const std::string& id, const CgroupLimits& limits,
                                                const CgroupOptions& options);
 
+// Daemon start-up on cgroup v2, when no cgroup parent is configured: moves the calling
+// process (ccjaild, still single-threaded) out of its own cgroup into a `supervisor` leaf
+// below it, so that the own cgroup can enable controllers for jails that become siblings of
+// that leaf (the kernel refuses controllers in a cgroup that holds processes). What systemd's
+// DelegateSubgroup= does on systemd >= 254. Returns the leaf, or nullopt when nothing was to
+// be done: cgroup v1, a configured parent, the root cgroup (jails go to <root>/ccjail), or
+// already in a `supervisor` leaf. Throws JailError(Step::cgroup).
+std::optional<std::filesystem::path> enter_supervisor_leaf(const CgroupOptions& options);
+
+// The body of `ccjaild --hold-cgroup` (systemd/ccjail-sessions.service): makes the calling
+// process's own v2 cgroup a parent for jails: moves the process into a `holder` leaf and
+// enables memory and pids (and cpu, io when available) for the children. Returns the parent.
+// Throws JailError(Step::cgroup), e.g. ENOTSUP on cgroup v1 or without the controllers.
+std::filesystem::path hold_cgroup_for_jails(const CgroupOptions& options);
+
 // Parsers, public for the unit tests.
 // /proc/<pid>/cgroup: "hierarchy-id:controllers:path" lines -> controller (or "" for v2) -> path.
 std::map<std::string, std::string> parse_proc_cgroup(std::string_view text);

@@ -108,6 +108,52 @@ void move_self_into(const fs::path& leaf) {
     cgroup_fs::write_file(leaf / "cgroup.procs", std::to_string(::getpid()));
 }
 
+bool is_v2(const CgroupOptions& options) {
+    return detect_cgroup_version(options) == CgroupVersion::v2;
+}
+
+}  // namespace
+
+std::optional<fs::path> enter_supervisor_leaf(const CgroupOptions& options) {
+    if (options.parent || !is_v2(options)) {
+        return std::nullopt;
+    }
+    const fs::path own = own_v2_cgroup(options);
+    if (own.lexically_normal() == "/") {
+        return std::nullopt;
+    }
+    const fs::path own_dir = resolve_parent(own, options.mount_root);
+    if (own_dir.filename() == "supervisor") {
+        return std::nullopt;
+    }
+    move_self_into(own_dir / "supervisor");
+    return own_dir / "supervisor";
+}
+
+fs::path hold_cgroup_for_jails(const CgroupOptions& options) {
+    if (!is_v2(options)) {
+        throw JailError(Step::cgroup, ENOTSUP,
+                        "--hold-cgroup needs the unified cgroup hierarchy (cgroup v2) at " +
+                            options.mount_root.string());
+    }
+    const fs::path own = own_v2_cgroup(options);
+    if (own.lexically_normal() == "/") {
+        throw JailError(Step::cgroup, EINVAL,
+                        "--hold-cgroup runs in a cgroup of its own (a systemd service with "
+                        "Delegate=yes), not in the root cgroup");
+    }
+    fs::path parent = resolve_parent(own, options.mount_root);
+    if (parent.filename() == "holder") {
+        parent = parent.parent_path();
+    } else {
+        move_self_into(parent / "holder");
+    }
+    enable_controllers(parent);
+    return parent;
+}
+
+namespace {
+
 class V2JailCgroup final : public JailCgroupBase {
   public:
     V2JailCgroup() = default;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -12,29 +13,37 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_log.hpp"
-#include "profile/profile_loader.hpp"
+#include "cgroup/cgroup.hpp"
 #include "server/daemon_config.hpp"
 #include "server/server.hpp"
 #include "server/service_manager.hpp"
 
 namespace {
 
-// Every secret env name any profile declares: their values are redacted wherever they appear.
-ccjail::audit::RedactionRules redaction_rules(const ccjail::server::DaemonConfig& config) {
-    ccjail::audit::RedactionRules rules;
-    rules.home_roots = {config.homes_root.string()};
-    std::error_code ec;
-    for (const auto& file : ccjail::profile_files(config.profiles_dir, ec)) {
-        try {
-            const auto profile = ccjail::load_profile(file.stem().string(), config.profiles_dir);
-            for (const auto& secret : profile.environment.secrets) {
-                rules.secret_env_names.push_back(secret.name);
-            }
-        } catch (const ccjail::ProfileError&) {
-            // An invalid profile cannot be spawned; ccjailctl check reports it.
-        }
+// `ccjaild --hold-cgroup` (systemd/ccjail-sessions.service): holds the cgroup every jail is
+// created in, in a unit of its own. A Delegate=yes unit whose cgroup has controllers enabled
+// cannot have its main process restarted by systemd 252 (the kernel refuses a process in a
+// cgroup with enabled controllers and children: 219/CGROUP), so the jails' parent must not be
+// ccjaild.service's cgroup, or a crashed daemon could never come back to re-adopt them.
+int hold_cgroup() {
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    ::sigprocmask(SIG_BLOCK, &stop, nullptr);
+    std::filesystem::path parent;
+    try {
+        parent = ccjail::hold_cgroup_for_jails({});
+    } catch (const std::exception& error) {
+        std::cerr << "ccjaild --hold-cgroup: " << error.what() << "\n";
+        return 1;
     }
-    return rules;
+    std::cerr << nlohmann::json{{"event", "cgroup_held"}, {"cgroup", parent.string()}}.dump()
+              << "\n";
+    ccjail::server::notify_holding(parent.string());
+    int signal = 0;
+    ::sigwait(&stop, &signal);
+    return 0;
 }
 
 }  // namespace
@@ -45,7 +54,14 @@ int main(int argc, char** argv) {
     ccjail::server::add_config_flags(app, overrides);
     bool print_config = false;
     app.add_flag("--print-config", print_config, "print the effective configuration and exit");
+    bool hold = false;
+    app.add_flag("--hold-cgroup", hold,
+                 "hold this process's own cgroup as the parent of jails' cgroups, until "
+                 "SIGTERM (systemd/ccjail-sessions.service)");
     CLI11_PARSE(app, argc, argv);
+    if (hold) {
+        return hold_cgroup();
+    }
 
     ccjail::server::DaemonConfig config;
     try {
@@ -74,12 +90,21 @@ int main(int argc, char** argv) {
     ::mallopt(M_TRIM_THRESHOLD, 16 << 20);
 
     auto logger = ccjail::audit::make_stderr_audit_logger();
-    const ccjail::audit::Redactor redactor(redaction_rules(config));
+    // The secret env names of the profiles join these rules once the server has loaded them.
+    ccjail::audit::RedactionRules rules;
+    rules.home_roots = {config.homes_root.string()};
+    const ccjail::audit::Redactor redactor(rules);
     ccjail::audit::AuditLog audit(logger, redactor);
     ccjail::server::DaemonLog log(logger, redactor, spdlog::level::from_str(config.log_level));
     boost::asio::io_context io(1);
     try {
         ccjail::server::Server server(io, config, audit, log);
+        server.set_config_loader([&overrides] {
+            auto next = ccjail::server::load_daemon_config(overrides.config_path(),
+                                                           overrides.config_was_given());
+            ccjail::server::apply_overrides(next, overrides);
+            return next;
+        });
         server.start();
         log.write(spdlog::level::info, "daemon_started",
                   {{"pid", ::getpid()},

@@ -80,6 +80,12 @@ StartMessage parse_start_message(const json& body) {
     }
     start.request = body.at("request");
     start.profiles_dir = absolute_path(body, "profiles_dir", start.profiles_dir, "");
+    if (body.contains("profile_document")) {
+        if (!body.at("profile_document").is_object()) {
+            reject("profile_document", "expected the merged profile object");
+        }
+        start.profile_document = body.at("profile_document");
+    }
     if (!body.contains("sessions_dir")) {
         reject("sessions_dir", "missing");
     }
@@ -99,7 +105,10 @@ SessionJail resolve_session_jail(const StartMessage& start) {
         throw JailError(Step::request, 0, error.what());
     }
     try {
-        profile = load_profile(request.profile, start.profiles_dir);
+        profile = start.profile_document.is_object()
+                      ? profile_from_json(start.profile_document, request.profile,
+                                          start.profiles_dir / (request.profile + ".json"))
+                      : load_profile(request.profile, start.profiles_dir);
     } catch (const ProfileError& error) {
         throw JailError(Step::profile, 0, error.what());
     }

@@ -16,6 +16,9 @@ struct StartMessage {
     std::string session;  // 16 lowercase hex digits: it names files and the cgroup
     nlohmann::json request;
     std::filesystem::path profiles_dir = "/etc/ccjail/profiles";
+    // The merged profile ccjaild checked the request against (its profile catalog); without
+    // it, the profile is loaded from profiles_dir.
+    nlohmann::json profile_document;
     std::filesystem::path sessions_dir;
     HostConfig host;
     std::chrono::milliseconds kill_grace{5000};

@@ -132,6 +132,10 @@ json parse_document(const fs::path& file) {
         document = json::parse(text, std::ref(finder));
     } catch (const json::parse_error& e) {
         fail(file, "invalid JSON: " + parse_error_text(e));
+    } catch (const json::out_of_range& e) {
+        // nlohmann reports a number past double's range ("1e999") as out_of_range (406), not as
+        // a parse_error; uncaught, it escaped every caller that expects a ProfileError.
+        fail(file, std::string("invalid JSON: ") + e.what());
     }
     if (finder.duplicate()) {
         fail(file, *finder.duplicate() + ": key appears twice in the same object");
@@ -230,14 +234,19 @@ std::vector<std::filesystem::path> profile_files(const std::filesystem::path& di
     return files;
 }
 
-Profile load_profile(std::string_view name_or_path, const fs::path& profiles_dir) {
-    const fs::path leaf = resolve(name_or_path, profiles_dir);
-    const std::vector<Layer> chain = read_chain(leaf);
+json load_merged_profile(std::string_view name_or_path, const fs::path& profiles_dir) {
+    const std::vector<Layer> chain = read_chain(resolve(name_or_path, profiles_dir));
     json merged = chain.back().document;
     for (auto layer = std::next(chain.rbegin()); layer != chain.rend(); ++layer) {
         merged = merge_profiles(merged, layer->document);
     }
-    return profile_from_json(merged, leaf.stem().string(), leaf);
+    return merged;
+}
+
+Profile load_profile(std::string_view name_or_path, const fs::path& profiles_dir) {
+    const fs::path leaf = resolve(name_or_path, profiles_dir);
+    return profile_from_json(load_merged_profile(name_or_path, profiles_dir), leaf.stem().string(),
+                             leaf);
 }
 
 }  // namespace ccjail

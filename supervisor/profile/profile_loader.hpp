@@ -26,6 +26,12 @@ class ProfileError : public std::runtime_error {
 // depth > 8 refused), merges, validates strictly. Throws ProfileError.
 Profile load_profile(std::string_view name_or_path, const std::filesystem::path& profiles_dir);
 
+// The same chain, merged but not yet validated: what load_profile passes to profile_from_json.
+// ccjaild keeps it per profile and hands it to the session's monitor, so that the jail is built
+// from the version the daemon checked, whatever the file says by then.
+nlohmann::json load_merged_profile(std::string_view name_or_path,
+                                   const std::filesystem::path& profiles_dir);
+
 // The profile files of a profiles directory: its regular `*.json` files, sorted by name (the
 // stem is the profile's name). `ec` is set when the directory cannot be read.
 std::vector<std::filesystem::path> profile_files(const std::filesystem::path& dir,

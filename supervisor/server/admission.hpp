@@ -26,6 +26,11 @@ struct AdmissionLimits {
 class Admission {
   public:
     explicit Admission(AdmissionLimits limits) : limits_(limits) {}
+    // A config reload: counts stay, new admissions meet the new limits.
+    void set_limits(AdmissionLimits limits) {
+        limits_ = limits;
+        spawn_rate_.clear();
+    }
 
     struct Refusal {
         protocol::ErrorCode code;

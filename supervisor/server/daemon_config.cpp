@@ -880,4 +880,60 @@ nlohmann::json to_json(const DaemonConfig& config) {
     return out;
 }
 
+const std::set<std::string_view>& reloadable_config_keys() {
+    static const std::set<std::string_view> keys = {"client_groups",
+                                                    "admin_groups",
+                                                    "client_uids",
+                                                    "max_sessions",
+                                                    "max_sessions_per_uid",
+                                                    "max_sessions_per_user",
+                                                    "spawn_rate_per_user_per_min",
+                                                    "spawn_burst_per_user",
+                                                    "max_connections",
+                                                    "hello_timeout_ms",
+                                                    "request_timeout_ms",
+                                                    "spawn_timeout_ms",
+                                                    "kill_grace_ms",
+                                                    "ended_retention_ms",
+                                                    "orphan_timeout_ms",
+                                                    "shutdown_grace_ms",
+                                                    "log_level"};
+    return keys;
+}
+
+ConfigChanges apply_reloadable(DaemonConfig& running, const DaemonConfig& next) {
+    ConfigChanges changes;
+    const nlohmann::json before = to_json(running);
+    const nlohmann::json after = to_json(next);
+    for (const auto key : config_keys()) {
+        const std::string name(key);
+        if (before.value(name, nlohmann::json()) == after.value(name, nlohmann::json())) {
+            continue;
+        }
+        (reloadable_config_keys().contains(key) ? changes.applied : changes.needs_restart)
+            .push_back(name);
+    }
+    if (changes.applied.empty()) {
+        return changes;
+    }
+    running.client_groups = next.client_groups;
+    running.admin_groups = next.admin_groups;
+    running.client_uids = next.client_uids;
+    running.max_sessions = next.max_sessions;
+    running.max_sessions_per_uid = next.max_sessions_per_uid;
+    running.max_sessions_per_user = next.max_sessions_per_user;
+    running.spawn_rate_per_user_per_min = next.spawn_rate_per_user_per_min;
+    running.spawn_burst_per_user = next.spawn_burst_per_user;
+    running.max_connections = next.max_connections;
+    running.hello_timeout_ms = next.hello_timeout_ms;
+    running.request_timeout_ms = next.request_timeout_ms;
+    running.spawn_timeout_ms = next.spawn_timeout_ms;
+    running.kill_grace_ms = next.kill_grace_ms;
+    running.ended_retention_ms = next.ended_retention_ms;
+    running.orphan_timeout_ms = next.orphan_timeout_ms;
+    running.shutdown_grace_ms = next.shutdown_grace_ms;
+    running.log_level = next.log_level;
+    return changes;
+}
+
 }  // namespace ccjail::server

@@ -162,4 +162,20 @@ void apply_overrides(DaemonConfig& config, const ConfigOverrides& overrides);
 // config), for `ccjaild --print-config` and the startup log.
 nlohmann::json to_json(const DaemonConfig& config);
 
+// What a reload (SIGHUP) did to the running configuration: keys taken over, and keys whose new
+// value waits for a restart (the socket, every directory and path, cgroup_parent, the egress
+// and DNS setup, per-connection buffer sizes).
+struct ConfigChanges {
+    std::vector<std::string> applied;
+    std::vector<std::string> needs_restart;
+};
+
+// The keys a running daemon takes on reload: access (client_groups, admin_groups, client_uids),
+// session and spawn-rate limits, max_connections, the timeouts and log_level.
+const std::set<std::string_view>& reloadable_config_keys();
+
+// Copies into `running` the reloadable keys whose value differs in `next`, and names the others
+// that differ.
+ConfigChanges apply_reloadable(DaemonConfig& running, const DaemonConfig& next);
+
 }  // namespace ccjail::server

@@ -22,6 +22,10 @@ class DaemonLog {
     void write(spdlog::level::level_enum level, std::string_view event,
                nlohmann::json fields = nlohmann::json::object()) const;
 
+    // A reload can add secret env names (profiles) and change the level (config).
+    void set_redactor(audit::Redactor redactor) { redactor_ = std::move(redactor); }
+    void set_level(spdlog::level::level_enum level) { level_ = level; }
+
   private:
     std::shared_ptr<spdlog::logger> logger_;
     audit::Redactor redactor_;

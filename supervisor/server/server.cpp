@@ -92,6 +92,7 @@ Server::Server(boost::asio::io_context& io, DaemonConfig config, audit::AuditLog
       config_(std::move(config)),
       audit_(std::move(audit)),
       log_(std::move(log)),
+      profiles_(config_.profiles_dir),
       egress_(io, egress_config_from(config_), audit_, metrics_),
       admission_(AdmissionLimits{config_.max_sessions, config_.max_sessions_per_uid,
                                  config_.max_sessions_per_user, config_.spawn_rate_per_user_per_min,
@@ -99,15 +100,28 @@ Server::Server(boost::asio::io_context& io, DaemonConfig config, audit::AuditLog
       signals_(io, SIGTERM, SIGINT),
       reload_signals_(io, SIGHUP),
       child_signals_(io, SIGCHLD) {
+    apply_access_and_limits();
+}
+
+// What a reload can change without a restart: who may connect (new connections), the session
+// and spawn-rate limits (new spawns), and the log level.
+void Server::apply_access_and_limits() {
     std::vector<std::string> missing;
-    access_.client_uids = config_.client_uids;
-    access_.client_gids = resolve_groups(config_.client_groups, missing);
-    access_.admin_gids = resolve_groups(config_.admin_groups, missing);
+    AccessPolicy access;
+    access.client_uids = config_.client_uids;
+    access.client_gids = resolve_groups(config_.client_groups, missing);
+    access.admin_gids = resolve_groups(config_.admin_groups, missing);
+    access_ = std::move(access);
     for (const auto& name : missing) {
         log_.write(spdlog::level::warn, "config_group_missing",
                    {{"group", name},
                     {"hint", "create it or fix the config; nobody gets access through it"}});
     }
+    admission_.set_limits(
+        AdmissionLimits{config_.max_sessions, config_.max_sessions_per_uid,
+                        config_.max_sessions_per_user, config_.spawn_rate_per_user_per_min,
+                        std::max<std::uint64_t>(1, config_.spawn_burst_per_user)});
+    log_.set_level(spdlog::level::from_str(config_.log_level));
 }
 
 Server::~Server() = default;
@@ -119,7 +133,9 @@ void Server::start() {
     // (state files, the monitors' sockets) are root's alone: 0700.
     make_directories(config_.run_dir, 0755, Step::supervise);
     make_directories(config_.sessions_dir(), 0700, Step::supervise);
+    reload_profiles("start");
     watch_signals();
+    enter_supervisor_cgroup();
     adopt_existing_sessions();
     sweep_stale_cgroups();
     listen();
@@ -268,40 +284,73 @@ void Server::watch_signals() {
     watch_children();
 }
 
-// SIGHUP (systemctl reload). Profiles are read at each spawn, so an edited profile applies to
-// the next session without it; what SIGHUP adds is the check of every profile now, so that an
-// admin sees a broken one at once in the log rather than at the next spawn of it.
+// SIGHUP (systemctl reload): the config file and every profile are read again. Running sessions
+// keep what they were started with; what changed applies to the next connection or spawn.
 void Server::watch_reload() {
     reload_signals_.async_wait([this](const boost::system::error_code& ec, int) {
         if (ec) {
             return;
         }
-        check_profiles();
+        reload();
         watch_reload();
     });
 }
 
-void Server::check_profiles() {
-    std::error_code ec;
-    const auto files = profile_files(config_.profiles_dir, ec);
-    if (ec) {
-        log_.write(spdlog::level::err, "profiles_checked",
-                   {{"profiles_dir", config_.profiles_dir.string()}, {"message", ec.message()}});
+void Server::reload() {
+    reload_config();
+    reload_profiles("reload");
+}
+
+// An invalid file is refused whole and the running configuration kept. Keys that only a
+// restart can change (the socket, directories, the egress setup, buffer sizes of connections)
+// keep their running values and are named in the log line.
+void Server::reload_config() {
+    if (!config_loader_) {
         return;
     }
-    json invalid = json::object();
-    std::size_t valid = 0;
-    for (const auto& file : files) {
-        const std::string name = file.stem().string();
-        try {
-            load_profile(name, config_.profiles_dir);
-            ++valid;
-        } catch (const std::exception& error) {
-            invalid[name] = error.what();
+    DaemonConfig next;
+    try {
+        next = config_loader_();
+    } catch (const std::exception& error) {
+        log_.write(spdlog::level::err, "config_reload_failed",
+                   {{"message", error.what()}, {"kept", "the running configuration"}});
+        return;
+    }
+    const ConfigChanges changes = apply_reloadable(config_, next);
+    apply_access_and_limits();
+    log_.write(changes.needs_restart.empty() ? spdlog::level::info : spdlog::level::warn,
+               "config_reloaded",
+               {{"applied", changes.applied}, {"needs_restart", changes.needs_restart}});
+}
+
+void Server::reload_profiles(const char* reason) {
+    const CatalogReload result = profiles_.reload();
+    if (!result.dir_error.empty()) {
+        log_.write(spdlog::level::err, "profiles_loaded",
+                   {{"reason", reason},
+                    {"message", result.dir_error},
+                    {"kept", "every profile loaded before"}});
+        return;
+    }
+    audit::RedactionRules rules;
+    rules.home_roots = {config_.homes_root.string()};
+    for (const auto& [name, entry] : profiles_.entries()) {
+        if (entry.profile) {
+            for (const auto& secret : entry.profile->environment.secrets) {
+                rules.secret_env_names.push_back(secret.name);
+            }
         }
     }
-    log_.write(invalid.empty() ? spdlog::level::info : spdlog::level::err, "profiles_checked",
-               {{"valid", valid}, {"invalid", invalid}});
+    const audit::Redactor redactor(rules);
+    audit_.set_redactor(redactor);
+    log_.set_redactor(redactor);
+    const bool clean = result.kept.empty() && result.invalid.empty();
+    log_.write(clean ? spdlog::level::info : spdlog::level::err, "profiles_loaded",
+               {{"reason", reason},
+                {"loaded", result.loaded},
+                {"kept_previous", result.kept},
+                {"invalid", result.invalid},
+                {"removed", result.removed}});
 }
 
 void Server::watch_children() {
@@ -553,19 +602,16 @@ json Server::op_hello(Connection& connection, const json& body) {
 }
 
 Profile Server::load_requested_profile(const std::string& name) const {
-    // parse_spawn_request accepts plain names only, so the path cannot leave the directory.
-    const auto file = config_.profiles_dir / (name + ".json");
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec)) {
+    const auto* entry = profiles_.find(name);
+    if (entry == nullptr) {
         throw ProtocolError(ErrorCode::unknown_profile,
                             "/profile: no profile named \"" + name + "\"");
     }
-    try {
-        return load_profile(name, config_.profiles_dir);
-    } catch (const ProfileError& error) {
+    if (!entry->profile) {
         throw ProtocolError(ErrorCode::internal,
-                            "profile \"" + name + "\" is invalid: " + error.what());
+                            "profile \"" + name + "\" is invalid: " + entry->error);
     }
+    return *entry->profile;
 }
 
 void Server::op_spawn(const std::shared_ptr<Connection>& connection, const json& body,
@@ -687,6 +733,11 @@ void Server::launch(const std::shared_ptr<Session>& session) {
                   {"sessions_dir", config_.sessions_dir().string()},
                   {"kill_grace_ms", config_.kill_grace_ms.count()},
                   {"orphan_timeout_ms", config_.orphan_timeout_ms.count()}};
+    // The version this spawn was checked against, not whatever the file holds by now.
+    if (const auto* entry = profiles_.find(identity.request.value("profile", ""));
+        entry != nullptr && entry->profile) {
+        start["profile_document"] = entry->document;
+    }
     session->open_link(std::move(monitor.link), monitor.pid);
     session->send_start(start, ring_fds);
     write_state_file(*session);
@@ -850,25 +901,24 @@ void Server::op_inspect(const std::shared_ptr<Connection>& connection, std::uint
 
 json Server::op_profiles() {
     json profiles = json::array();
-    std::error_code ec;
-    for (const auto& file : profile_files(config_.profiles_dir, ec)) {
-        const std::string name = file.stem().string();
-        try {
-            const Profile profile = load_profile(name, config_.profiles_dir);
-            profiles.push_back(
-                {{"name", name},
-                 {"description", profile.description},
-                 {"network", to_string(profile.network.mode)},
-                 {"executable",
-                  profile.command.executable ? json(*profile.command.executable) : json()},
-                 {"limits",
-                  {{"memory_bytes", profile.limits.memory_bytes},
-                   {"pids", profile.limits.pids},
-                   {"cpus", profile.limits.cpus},
-                   {"wall_time_ms", profile.limits.wall_time_ms}}}});
-        } catch (const ProfileError& error) {
-            profiles.push_back({{"name", name}, {"error", error.what()}});
+    for (const auto& [name, entry] : profiles_.entries()) {
+        json item = {{"name", name}};
+        if (entry.profile) {
+            const Profile& profile = *entry.profile;
+            item["description"] = profile.description;
+            item["network"] = to_string(profile.network.mode);
+            item["executable"] =
+                profile.command.executable ? json(*profile.command.executable) : json();
+            item["limits"] = {{"memory_bytes", profile.limits.memory_bytes},
+                              {"pids", profile.limits.pids},
+                              {"cpus", profile.limits.cpus},
+                              {"wall_time_ms", profile.limits.wall_time_ms}};
         }
+        if (!entry.error.empty()) {
+            // With a profile: the file is broken and its last good version is still served.
+            item["error"] = entry.error;
+        }
+        profiles.push_back(std::move(item));
     }
     return {{"profiles", profiles}};
 }
@@ -1043,6 +1093,20 @@ void Server::session_relayed(Session&, bool out, std::uint64_t bytes) {
 
 void Server::session_throttled(Session&, double seconds) {
     metrics_.throttled(seconds);
+}
+
+// Before any monitor is forked: they inherit the leaf, and build their jails beside it.
+void Server::enter_supervisor_cgroup() {
+    try {
+        if (const auto leaf = enter_supervisor_leaf(cgroup_options())) {
+            log_.write(spdlog::level::info, "cgroup_supervisor_leaf", {{"cgroup", leaf->string()}});
+        }
+    } catch (const JailError& error) {
+        // Not fatal: sessions then fail at their cgroup step with the kernel's reason, and
+        // `ccjailctl check` tells the admin, while the re-adopted sessions keep being served.
+        log_.write(spdlog::level::warn, "cgroup_supervisor_leaf_failed",
+                   {{"message", error.what()}});
+    }
 }
 
 CgroupOptions Server::cgroup_options() const {

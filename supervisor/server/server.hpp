@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "server/daemon_log.hpp"
 #include "server/egress_hub.hpp"
 #include "server/peer.hpp"
+#include "server/profile_catalog.hpp"
 #include "server/session.hpp"
 
 namespace ccjail::server {
@@ -59,6 +61,12 @@ class Server final : public ConnectionHandler, public SessionObserver {
 
     std::size_t session_count() const { return sessions_.size(); }
 
+    // How SIGHUP (systemctl reload) reads the configuration again: the file and the command
+    // line's flags over it. Without one, a reload re-reads the profiles only.
+    void set_config_loader(std::function<DaemonConfig()> loader) {
+        config_loader_ = std::move(loader);
+    }
+
   private:
     struct PendingSpawn {
         std::weak_ptr<Connection> connection;
@@ -73,7 +81,10 @@ class Server final : public ConnectionHandler, public SessionObserver {
     void accepted(Connection::Socket socket);
     void watch_signals();
     void watch_reload();
-    void check_profiles();
+    void reload();
+    void reload_config();
+    void reload_profiles(const char* reason);
+    void apply_access_and_limits();
     void watch_children();
     void reap_children();
 
@@ -109,6 +120,7 @@ class Server final : public ConnectionHandler, public SessionObserver {
     void forget(const std::string& id);
     void adopt_existing_sessions();
     void finish_shutdown_if_done();
+    void enter_supervisor_cgroup();
     CgroupOptions cgroup_options() const;
     void sweep_stale_cgroups();
     void remove_jail_cgroups(const std::string& id);
@@ -123,8 +135,10 @@ class Server final : public ConnectionHandler, public SessionObserver {
     boost::asio::io_context& io_;
     boost::asio::io_context launch_context_;  // see launch_monitor: never run, holds nothing
     DaemonConfig config_;
+    std::function<DaemonConfig()> config_loader_;
     audit::AuditLog audit_;
     DaemonLog log_;
+    ProfileCatalog profiles_;
     metrics::DaemonMetrics metrics_;
     EgressHub egress_;
     AccessPolicy access_;

@@ -25,6 +25,10 @@ void notify_status(std::size_t sessions) {
     ::sd_notify(0, status_line(sessions).c_str());
 }
 
+void notify_holding(const std::string& parent) {
+    ::sd_notify(0, ("READY=1\nSTATUS=holding " + parent + " for ccjail's jails").c_str());
+}
+
 void notify_stopping() {
     ::sd_notify(0, "STOPPING=1\nSTATUS=stopping: ending every session");
 }

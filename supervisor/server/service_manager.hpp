@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 
 #include "common/unique_fd.hpp"
 
@@ -15,6 +16,9 @@ namespace ccjail::server {
 void notify_ready(std::size_t sessions);
 // STATUS= for `systemctl status`.
 void notify_status(std::size_t sessions);
+// READY=1 of `ccjaild --hold-cgroup`, naming the cgroup it holds for jails.
+void notify_holding(const std::string& parent);
+
 // STOPPING=1 when an orderly shutdown begins.
 void notify_stopping();
 

@@ -293,6 +293,29 @@ void Daemon::send_signal(int signal) {
     }
 }
 
+json Daemon::reload(std::chrono::milliseconds timeout) {
+    auto reloads = [this] {
+        std::vector<json> found;
+        for (auto& line : events("profiles_loaded")) {
+            if (line.value("reason", "") == "reload") {
+                found.push_back(std::move(line));
+            }
+        }
+        return found;
+    };
+    const std::size_t before = reloads().size();
+    send_signal(SIGHUP);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto found = reloads();
+        if (found.size() > before) {
+            return found.back();
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    return nullptr;
+}
+
 std::optional<int> Daemon::wait(std::chrono::milliseconds timeout) {
     if (pid_ < 0) {
         return std::nullopt;

@@ -62,6 +62,9 @@ class Daemon {
     std::optional<int> terminate(std::chrono::milliseconds timeout = 30s);
     // The two halves of terminate(), for a test that keeps reading in between.
     void send_signal(int signal);
+    // systemctl reload: SIGHUP, then waits for the reload's `profiles_loaded` line (the last
+    // thing a reload logs) and returns it; null when none came within `timeout`.
+    json reload(std::chrono::milliseconds timeout = 10s);
     std::optional<int> wait(std::chrono::milliseconds timeout);
     bool running();
     pid_t pid() const { return pid_; }

@@ -211,29 +211,90 @@ TEST_F(LifecycleTest, RestartCleansUpAfterAMonitorThatDied) {
         << "the restarted daemon left the dead session's empty cgroup";
 }
 
-// systemctl reload: the daemon stays up, keeps its sessions, and names every broken profile.
-TEST_F(LifecycleTest, SighupChecksEveryProfileAndKeepsRunning) {
+// The outcome of a spawn of /bin/true from `profile`: "ok" or the error code.
+std::string run_true(Daemon& daemon, const std::string& profile, const std::string& user) {
+    auto client = daemon.connect();
+    return error_code_of(client, spawn_body(profile, user, {"/bin/true"}));
+}
+
+// systemctl reload: profiles are read again; a broken edit keeps the last good version in use,
+// a broken new file is not spawnable, a new valid one is, a deleted one is gone. Running
+// sessions are untouched and the daemon stays up.
+TEST_F(LifecycleTest, SighupReloadsProfilesAndABrokenEditKeepsTheLastGoodVersion) {
     auto client = daemon().connect();
     Reader reader(client);
     const auto s = spawn(client, reader, spawn_body("dt-fast", "hup", {"/bin/sleep", "1000"}), 0);
-    {
-        std::ofstream broken(daemon().profiles_dir() / "dt-broken.json");
-        broken << R"({"extends": "base", "network": "wifi"})";
-    }
-    daemon().send_signal(SIGHUP);
-    std::vector<json> checked;
-    for (int i = 0; i < 100 && checked.empty(); ++i) {
-        std::this_thread::sleep_for(20ms);
-        checked = daemon().events("profiles_checked");
-    }
-    ASSERT_EQ(checked.size(), 1u) << daemon().log_text();
-    EXPECT_EQ(checked[0].value("level", ""), "error");
-    EXPECT_THAT(checked[0]["invalid"].value("dt-broken", ""), ::testing::HasSubstr("/network"));
-    EXPECT_GE(checked[0].value("valid", 0), 2);
+    const fs::path dir = daemon().profiles_dir();
+    std::string fast = read_file(dir / "dt-fast.json");
+    write_file(dir / "dt-new.json", fast, 0644);
+    EXPECT_EQ(run_true(daemon(), "dt-new", "hup-new"), "unknown_profile")
+        << "a profile file is not used before a reload";
+    write_file(dir / "dt-fast.json", R"({"extends": "base", "network": "wifi"})", 0644);
+    write_file(dir / "dt-broken.json", R"({"extends": "base", "limits": {"pids": -1}})", 0644);
+
+    const json reloaded = daemon().reload();
+    ASSERT_FALSE(reloaded.is_null()) << daemon().log_text();
+    EXPECT_EQ(reloaded.value("level", ""), "error");
+    EXPECT_THAT(reloaded["loaded"], ::testing::Contains("dt-new"));
+    EXPECT_THAT(reloaded["kept_previous"].value("dt-fast", ""), ::testing::HasSubstr("/network"));
+    EXPECT_THAT(reloaded["invalid"].value("dt-broken", ""), ::testing::HasSubstr("/limits/pids"));
+
+    EXPECT_EQ(run_true(daemon(), "dt-fast", "hup-fast"), "ok") << "the last good dt-fast is kept";
+    EXPECT_EQ(run_true(daemon(), "dt-new", "hup-new"), "ok");
+    EXPECT_EQ(run_true(daemon(), "dt-broken", "hup-broken"), "internal");
     EXPECT_TRUE(daemon().running());
     EXPECT_EQ(client.request({{"op", "inspect"}, {"session", s.session}}).value("state", ""),
               "running");
-    std::filesystem::remove(daemon().profiles_dir() / "dt-broken.json");
+    const json listed = client.request({{"op", "profiles"}});
+    bool fast_listed_with_error = false;
+    for (const auto& entry : listed.at("profiles")) {
+        if (entry.value("name", "") == "dt-fast") {
+            fast_listed_with_error = entry.contains("limits") && entry.contains("error");
+        }
+    }
+    EXPECT_TRUE(fast_listed_with_error) << listed.dump();
+
+    fs::remove(dir / "dt-new.json");
+    const json again = daemon().reload();
+    ASSERT_FALSE(again.is_null()) << daemon().log_text();
+    EXPECT_THAT(again["removed"], ::testing::Contains("dt-new"));
+    EXPECT_EQ(run_true(daemon(), "dt-new", "hup-new"), "unknown_profile");
+}
+
+// systemctl reload re-reads ccjaild.json: limits apply to the next spawn, keys that need a
+// restart are named and keep their running value, and an invalid file changes nothing.
+TEST_F(LifecycleTest, SighupReloadsTheConfigAndRefusesAnInvalidOne) {
+    const fs::path config = daemon().root() / "ccjaild.json";
+    json text = json::parse(read_file(config));
+    text["max_sessions_per_user"] = 1;
+    text["socket_mode"] = "0600";
+    write_file(config, text.dump(2), 0644);
+    ASSERT_FALSE(daemon().reload().is_null()) << daemon().log_text();
+    const auto reloaded = daemon().events("config_reloaded");
+    ASSERT_EQ(reloaded.size(), 1u) << daemon().log_text();
+    EXPECT_THAT(reloaded[0]["applied"], ::testing::ElementsAre("max_sessions_per_user"));
+    EXPECT_THAT(reloaded[0]["needs_restart"], ::testing::ElementsAre("socket_mode"));
+    struct stat st {};
+    ASSERT_EQ(::stat(daemon().socket().c_str(), &st), 0);
+    EXPECT_NE(st.st_mode & 0777, 0600u) << "socket_mode waits for a restart";
+
+    auto client = daemon().connect();
+    Reader reader(client);
+    const auto first =
+        spawn(client, reader, spawn_body("dt-fast", "one", {"/bin/sleep", "1000"}), 0);
+    EXPECT_EQ(error_code_of(client, spawn_body("dt-fast", "one", {"/bin/true"})),
+              "too_many_sessions");
+
+    write_file(config, R"({"max_sessions_per_user": "many"})", 0644);
+    ASSERT_FALSE(daemon().reload().is_null()) << daemon().log_text();
+    const auto failed = daemon().events("config_reload_failed");
+    ASSERT_EQ(failed.size(), 1u) << daemon().log_text();
+    EXPECT_THAT(failed[0].value("message", ""), ::testing::HasSubstr("max_sessions_per_user"));
+    EXPECT_EQ(error_code_of(client, spawn_body("dt-fast", "one", {"/bin/true"})),
+              "too_many_sessions")
+        << "the running limit of 1 stays, not the default";
+    EXPECT_EQ(client.request({{"op", "inspect"}, {"session", first.session}}).value("state", ""),
+              "running");
 }
 
 }  // namespace

@@ -243,6 +243,8 @@ void ClaudeE2ETest::SetUp() {
     plain_api_ = std::make_unique<FakeApi>(scratch_, false);
     ASSERT_NO_FATAL_FAILURE(DaemonTest::SetUp());
     install_profiles();
+    // The daemon loaded its profiles at start, with the placeholders still in them.
+    ASSERT_FALSE(daemon().reload().is_null()) << daemon().log_text();
 }
 
 void ClaudeE2ETest::TearDown() {
