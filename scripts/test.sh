@@ -80,6 +80,7 @@ tier unit ctest_tier unit
 tier integration ctest_tier integration
 tier daemon ctest_tier daemon
 tier security ctest_tier security
+tier fuzz bash "$CCJAIL_ROOT/tests/fuzz/run.sh" "$CCJAIL_BUILD"
 tier node bash "$CCJAIL_ROOT/clients/node/test/run.sh" "$CCJAIL_BUILD"
 tier browser bash "$CCJAIL_ROOT/tests/browser/run.sh" "$CCJAIL_BUILD"
 tier e2e bash "$CCJAIL_ROOT/tests/e2e/run.sh" "$CCJAIL_BUILD"

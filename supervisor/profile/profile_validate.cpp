@@ -46,7 +46,7 @@ enum class Pass { single_file, merged };
 std::string describe(const json& value) {
     std::string text = value.dump(-1, ' ', true, json::error_handler_t::replace);
     if (text.size() > 60) {
-        text = text.substr(0, 57) + "...";
+        text.replace(57, std::string::npos, "...");
     }
     return text;
 }
@@ -1097,6 +1097,15 @@ class Reader {
                 fail(Pointer("/environment/pass"), in_quotes(name) + " is set by network mode \"" +
                                                        std::string(to_string(n.mode)) +
                                                        "\" and cannot be passed by a request");
+            }
+        }
+        // Secrets are injected after every fixed value, so one of these names would silently
+        // replace the daemon's variable with the file's content.
+        for (const SecretEnv& secret : p.environment.secrets) {
+            if (is_network_variable(secret.name)) {
+                fail(Pointer("/environment/secrets") / secret.name,
+                     in_quotes(secret.name) + " is set by network mode \"" +
+                         std::string(to_string(n.mode)) + "\" and cannot be a secret");
             }
         }
     }

@@ -657,6 +657,11 @@ json parse_config_text(const fs::path& file, const std::string& text) {
         document = json::parse(text, std::ref(duplicates));
     } catch (const json::parse_error& e) {
         fail(file, "invalid JSON: " + parse_error_text(e));
+    } catch (const json::out_of_range& e) {
+        // A number past double's range ("1e999") is out_of_range (406), not a parse_error;
+        // uncaught, it would escape as something other than a ConfigError (found by fuzzing
+        // the profile loader, which had the same gap).
+        fail(file, std::string("invalid JSON: ") + e.what());
     }
     if (!document.is_object()) {
         fail(file, std::string("expected a JSON object of keys, got ") + document.type_name());

@@ -542,3 +542,25 @@ TEST_F(DaemonConfigEgressTest, KeyHeaderCaFileAndResolversAreChecked) {
 
 }  // namespace
 }  // namespace ccjail::server
+
+namespace ccjail::server {
+namespace {
+
+// Regression: nlohmann throws out_of_range, not parse_error, for a number past double's range.
+TEST(DaemonConfigNumbers, ANumberBeyondDoubleIsAConfigErrorNamingTheFile) {
+    char pattern[] = "/tmp/ccjail-config-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    const std::filesystem::path file = std::filesystem::path(pattern) / "ccjaild.json";
+    std::ofstream(file) << R"({"max_sessions": 1e999})";
+    std::string message;
+    try {
+        load_daemon_config(file, true);
+    } catch (const ConfigError& error) {
+        message = error.what();
+    }
+    std::filesystem::remove_all(pattern);
+    EXPECT_THAT(message, ::testing::HasSubstr("invalid JSON")) << message;
+}
+
+}  // namespace
+}  // namespace ccjail::server
