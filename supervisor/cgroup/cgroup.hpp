@@ -88,6 +88,13 @@ std::unique_ptr<JailCgroup> create_jail_cgroup(const std::string& id, const Cgro
 // already in a `supervisor` leaf. Throws JailError(Step::cgroup).
 std::optional<std::filesystem::path> enter_supervisor_leaf(const CgroupOptions& options);
 
+// A session's monitor, on cgroup v2 with a configured parent: moves the calling process into
+// the parent's `monitors` leaf, beside the jails. There it outlives both a crash of ccjaild and
+// `systemctl kill ccjaild` (which signals every process of ccjaild.service), so the session
+// waits for the restarted daemon; the parent's unit (ccjail-sessions.service) ends it on stop.
+// Does nothing on v1 or without a configured parent. Throws JailError(Step::cgroup).
+void enter_monitors_leaf(const CgroupOptions& options);
+
 // The body of `ccjaild --hold-cgroup` (systemd/ccjail-sessions.service): makes the calling
 // process's own v2 cgroup a parent for jails: moves the process into a `holder` leaf and
 // enables memory and pids (and cpu, io when available) for the children. Returns the parent.

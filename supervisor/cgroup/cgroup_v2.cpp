@@ -130,6 +130,18 @@ std::optional<fs::path> enter_supervisor_leaf(const CgroupOptions& options) {
     return own_dir / "supervisor";
 }
 
+void enter_monitors_leaf(const CgroupOptions& options) {
+    if (!options.parent || !is_v2(options)) {
+        return;
+    }
+    const fs::path parent = resolve_parent(*options.parent, options.mount_root);
+    if (!cgroup_fs::is_dir(parent)) {
+        throw JailError(Step::cgroup, ENOENT,
+                        "cgroup parent " + parent.string() + " does not exist");
+    }
+    move_self_into(parent / "monitors");
+}
+
 fs::path hold_cgroup_for_jails(const CgroupOptions& options) {
     if (!is_v2(options)) {
         throw JailError(Step::cgroup, ENOTSUP,

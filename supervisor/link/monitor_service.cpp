@@ -14,6 +14,7 @@
 #include <iostream>
 #include <optional>
 
+#include "cgroup/cgroup.hpp"
 #include "jail/monitor.hpp"
 #include "link/link_codec.hpp"
 #include "link/session_socket.hpp"
@@ -233,6 +234,12 @@ class MonitorService : public MonitorHooks {
         }
         MonitorOptions options;
         options.cgroup = start_.host.cgroup;
+        try {
+            enter_monitors_leaf(options.cgroup);
+        } catch (const JailError& error) {
+            log_line("error", start_.session, error.what());
+            return setup_failure(start_.session, error);
+        }
         options.kill_grace = start_.kill_grace;
         options.hooks = this;
         if (mode_ == protocol::SpawnMode::pipe) {

@@ -87,6 +87,8 @@ class CgroupDelegation : public ::testing::Test {
         // A fresh cgroup beside the one this test runs in, standing for a service's own cgroup.
         const fs::path own = options_.mount_root / fs::path(own_cgroup_of_self()).relative_path();
         unit_ = own.parent_path() / ("ccjail-test-unit-" + std::to_string(::getpid()));
+        // What systemd does for a Delegate=yes unit: its slice makes the controllers available.
+        write_text(own.parent_path() / "cgroup.subtree_control", "+memory +pids");
         fs::create_directory(unit_);
     }
     void TearDown() override {
@@ -137,7 +139,7 @@ TEST_F(CgroupDelegation, AConfiguredParentKeepsTheDaemonWhereItIs) {
     EXPECT_FALSE(fs::exists(unit_ / "supervisor"));
 }
 
-TEST_F(CgroupDelegation, TheHolderLeavesItsUnitCgroupForAHolderLeafAndEnablesControllers) {
+TEST_F(CgroupDelegation, TheHolderEnablesControllersAndMonitorsAndJailsLiveBesideIt) {
     const std::string id = "held-" + std::to_string(::getpid());
     const std::string result = run_in_cgroup(unit_, [&] {
         const fs::path parent = hold_cgroup_for_jails({});
@@ -145,6 +147,9 @@ TEST_F(CgroupDelegation, TheHolderLeavesItsUnitCgroupForAHolderLeafAndEnablesCon
         // What ccjaild with cgroup_parent set to the holder's unit then does for a session.
         CgroupOptions jails;
         jails.parent = fs::path("/") / parent.lexically_relative(CgroupOptions{}.mount_root);
+        // A session's monitor moves into the `monitors` leaf before it builds its jail.
+        enter_monitors_leaf(jails);
+        seen += " monitor=" + own_cgroup_of_self();
         auto jail = create_jail_cgroup(id, {.memory_bytes = 64 << 20, .pids = 8}, jails);
         seen += " jail=" + jail->describe();
         seen += " memory.max=" + read_text(fs::path(jail->describe()) / "memory.max");
@@ -152,6 +157,7 @@ TEST_F(CgroupDelegation, TheHolderLeavesItsUnitCgroupForAHolderLeafAndEnablesCon
     });
     const fs::path relative = fs::path("/") / unit_.lexically_relative(options_.mount_root);
     EXPECT_EQ(result, "parent=" + unit_.string() + " own=" + (relative / "holder").string() +
+                          " monitor=" + (relative / "monitors").string() +
                           " jail=" + (unit_ / ("jail-" + id)).string() + " memory.max=67108864\n");
     const std::string enabled = read_text(unit_ / "cgroup.subtree_control");
     EXPECT_NE(enabled.find("memory"), std::string::npos) << enabled;

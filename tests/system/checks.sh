@@ -130,172 +130,191 @@ check_session() {
     fi
 }
 
-# Diagnosis, not a check: when the shipped unit cannot run a session, find out why and work
-# around it with runtime drop-ins, so that the later checks still say something about restart
-# and re-adoption. Two causes were seen on systemd 252:
-#  1. RestrictSUIDSGID=yes: systemd's filter cannot inspect openat2's flags (they sit in a
-#     struct), so it makes openat2 fail with ENOSYS; the workspace walk needs openat2.
-#  2. The daemon stays in the unit's own cgroup (only the per-jail process moves itself into
-#     `supervisor`), so enabling controllers there fails with EBUSY. The wrapper moves the
-#     daemon into the leaf before exec, which is what DelegateSubgroup=supervisor does on
-#     systemd 254 and later.
-dropins=/run/systemd/system/ccjaild.service.d
-apply_dropin() {
-    mkdir -p "$dropins"
-    printf '%s\n' "$2" >"$dropins/$1.conf"
-    echo "runtime drop-in $1.conf: $(tr '\n' ' ' <"$dropins/$1.conf")" | note
-    systemctl daemon-reload
-    timeout "$t" systemctl restart ccjaild 2>&1 | note
-}
+sessions_cgroup=/sys/fs/cgroup/system.slice/ccjail-sessions.service
 
-with_workarounds() {
-    apply_dropin zz-diag-suid "$(printf '[Service]\nRestrictSUIDSGID=no')"
-    check_session "(RestrictSUIDSGID=no)" && return 0
-    cat >/usr/local/sbin/ccjaild-in-leaf <<'EOS'
-#!/bin/sh
-leaf=/sys/fs/cgroup/system.slice/ccjaild.service/supervisor
-mkdir -p "$leaf" && echo $$ >"$leaf/cgroup.procs" && exec /usr/sbin/ccjaild "$@"
-EOS
-    chmod 0755 /usr/local/sbin/ccjaild-in-leaf
-    apply_dropin zz-diag-leaf "$(printf '[Service]\nExecStart=\nExecStart=/usr/local/sbin/ccjaild-in-leaf')"
-    check_session "(RestrictSUIDSGID=no, daemon moved into supervisor)"
-}
-
-# Records the delegation layout; checks that the daemon sits in a leaf below the unit's cgroup.
+# Records the delegation layout of both units.
 record_layout() {
     systemd-cgls --no-pager -u ccjaild.service 2>&1 | note
+    systemd-cgls --no-pager -u ccjail-sessions.service 2>&1 | note
     local d
-    if [[ -d $unit_cgroup ]]; then
-        while IFS= read -r d; do
-            echo "${d#/sys/fs/cgroup/}: procs=$(wc -l <"$d/cgroup.procs") subtree_control='$(cat "$d/cgroup.subtree_control")' type=$(cat "$d/cgroup.type")"
-        done < <(find "$unit_cgroup" -type d) | note
-    fi
+    for d in $(find "$unit_cgroup" "$sessions_cgroup" -type d 2>/dev/null); do
+        echo "${d#/sys/fs/cgroup/}: procs=$(wc -l <"$d/cgroup.procs") subtree_control='$(cat "$d/cgroup.subtree_control")'"
+    done | note
 }
 
+# The documented layout (docs/operations.md): ccjaild and the monitors in ccjaild.service's own
+# cgroup, which enables no controller (so systemd can always start a new main process there);
+# the jails as leaves of ccjail-sessions.service beside its `holder` leaf, with memory and pids.
 check_layout() {
+    local id pid cg holder
+    id=$(timeout "$t" ccjailctl run --detach --profile shell --user layout -- -c 'sleep 300' 2>&1 | tail -n 1)
+    sleep 1
     record_layout
-    local pid cg
     pid=$(main_pid)
     cg=$(cut -d: -f3 "/proc/$pid/cgroup" 2>/dev/null)
-    echo "MainPID $pid in $cg" | note
-    if [[ $cg == /system.slice/ccjaild.service/* ]]; then
-        ok "layout: daemon in leaf $cg below the unit's delegated cgroup"
+    holder=$(systemctl show -p MainPID --value ccjail-sessions.service)
+    echo "ccjaild $pid in $cg; holder $holder in $(cut -d: -f3 "/proc/$holder/cgroup" 2>/dev/null); session $id" | note
+    local why=()
+    [[ $cg == /system.slice/ccjaild.service ]] || why+=("ccjaild in '$cg'")
+    [[ -z $(cat "$unit_cgroup/cgroup.subtree_control" 2>/dev/null) ]] || why+=("ccjaild.service enables controllers")
+    [[ $(cut -d: -f3 "/proc/$holder/cgroup" 2>/dev/null) == /system.slice/ccjail-sessions.service/holder ]] || why+=("holder not in its leaf")
+    grep -qw memory "$sessions_cgroup/cgroup.subtree_control" 2>/dev/null || why+=("no memory controller for jails")
+    [[ -d $sessions_cgroup/jail-$id && -n $(cat "$sessions_cgroup/jail-$id/cgroup.procs" 2>/dev/null) ]] || why+=("no populated $sessions_cgroup/jail-$id")
+    [[ -e $sessions_cgroup/jail-$id/memory.max ]] || why+=("jail-$id has no memory.max")
+    timeout "$t" ccjailctl kill "$id" >/dev/null 2>&1
+    if ((${#why[@]} == 0)); then
+        ok "layout: ccjaild in its unit's cgroup, jail-$id with memory.max beside the holder in ccjail-sessions.service"
     else
-        not_ok "layout" "daemon (pid $pid) in '$cg', not in a leaf below ccjaild.service"
+        not_ok "layout" "${why[*]}"
     fi
 }
 
+journal_since() { journalctl -u ccjaild --since "$1" --no-pager -o cat 2>/dev/null; }
+
+# systemctl reload with a broken profile keeps the old one; with an invalid ccjaild.json keeps
+# the running configuration; neither touches the daemon's pid.
 check_reload() {
-    local pid since
+    local pid since profile=/etc/ccjail/profiles/shell.json config=/etc/ccjail/ccjaild.json
     pid=$(main_pid)
+    cp "$profile" /root/shell.json.good
+    cp "$config" /root/ccjaild.json.good
     since=$(date '+%Y-%m-%d %H:%M:%S')
     sleep 1
+    echo '{"extends": "base", "network": "wifi"}' >"$profile"
+    echo '{"max_sessions": "many"}' >"$config"
     if ! timeout "$t" systemctl reload ccjaild; then
         not_ok "reload" "systemctl reload failed"
-        return 1
     fi
-    local logged=
-    wait_for 30 sh -c "journalctl -u ccjaild --since '$since' --no-pager | grep -q profiles_checked" &&
-        logged=1
-    journalctl -u ccjaild --since "$since" --no-pager 2>&1 | tail -n 5 | note
-    if [[ -n $logged && $(systemctl is-active ccjaild) == active && $(main_pid) == "$pid" ]]; then
-        ok "reload: same pid $pid still active, profiles_checked logged"
+    wait_for 30 sh -c "journalctl -u ccjaild --since '$since' --no-pager | grep -q profiles_loaded"
+    local log
+    log=$(journal_since "$since")
+    echo "$log" | grep -E 'config_reload|profiles_loaded' | cut -c1-400 | note
+    local why=()
+    echo "$log" | grep -q '"event":"config_reload_failed".*max_sessions' || why+=("no config_reload_failed naming max_sessions")
+    echo "$log" | grep -q '"kept_previous":{"shell"' || why+=("shell not kept_previous")
+    check_session "(after reload with a broken shell.json)" >/dev/null || why+=("the kept shell profile does not run")
+    [[ $(main_pid) == "$pid" && $(systemctl is-active ccjaild) == active ]] || why+=("pid $pid -> $(main_pid)")
+    cp /root/shell.json.good "$profile"
+    cp /root/ccjaild.json.good "$config"
+    timeout "$t" systemctl reload ccjaild
+    if ((${#why[@]} == 0)); then
+        ok "reload: broken profile and invalid config refused, old ones kept, same pid $pid"
     else
-        not_ok "reload" "logged=${logged:-no} is-active=$(systemctl is-active ccjaild) pid $pid -> $(main_pid)"
+        not_ok "reload" "${why[*]}"
     fi
 }
 
-# Starts a detached `sleep 300` session; prints its id.
+# Starts a detached session that writes lines 1..1000, waits, writes 1001..2000 (while the daemon
+# is down or just re-adopting), then sleeps; prints its id.
 start_detached() {
-    timeout "$t" ccjailctl run --detach --profile shell --user alice -- -c 'sleep 300' 2>&1
+    timeout "$t" ccjailctl run --detach --pipe --profile shell --user alice -- \
+        -c 'seq 1 1000; sleep 6; seq 1001 2000; sleep 300' 2>&1 | tail -n 1
 }
 
 sleepers() { pgrep -x sleep | tr '\n' ' '; }
 
-# SIGKILL the daemon the way the issue names it, wait for systemd to restart it, and see whether
-# the detached session lived on and was re-adopted. `systemctl kill` signals the whole unit
-# unless told --kill-whom=main, so both forms are recorded.
+# Every process of both units' cgroups, as "pid:comm".
+unit_processes() {
+    local p
+    for p in /proc/[0-9]*; do
+        grep -qE 'ccjaild.service|ccjail-sessions.service' "$p/cgroup" 2>/dev/null &&
+            echo -n "${p#/proc/}:$(cat "$p/comm" 2>/dev/null) "
+    done
+}
+
+jail_cgroups() { find "$sessions_cgroup" "$unit_cgroup" -mindepth 1 -maxdepth 1 -type d -name 'jail-*' 2>/dev/null | tr '\n' ' '; }
+
+# A crash of the daemon, as `systemctl kill -s KILL ccjaild` (every process of ccjaild.service:
+# only the daemon lives there, the monitors and jails are in ccjail-sessions.service) and as a
+# SIGKILL of the main process alone: systemd restarts ccjaild, which re-adopts the session; its
+# output, written partly while no daemon ran, arrives whole.
 check_kill_restart() {
     local whom=$1 id
-    if ! id=$(start_detached) || [[ -z $id ]]; then
+    id=$(start_detached)
+    if [[ ! $id =~ ^[0-9a-f]{16}$ ]]; then
         not_ok "kill-restart($whom)" "detached session did not start: $id"
         return 1
     fi
-    id=$(echo "$id" | tail -n 1)
     sleep 2
-    record_layout
-    local old_pid restarts status_before
+    local old_pid restarts
     old_pid=$(main_pid)
     restarts=$(systemctl show -p NRestarts --value ccjaild)
-    status_before=$(systemctl show -p StatusText --value ccjaild)
-    echo "whom=$whom: session $id; before: pid $old_pid, StatusText '$status_before', sleep pids: $(sleepers)" | note
     local args=(-s KILL)
-    [[ $whom != default ]] && args+=(--kill-whom="$whom")
+    [[ $whom != all ]] && args+=(--kill-whom="$whom")
     systemctl kill "${args[@]}" ccjaild
-    sleep 1
-    echo "right after kill: sleep pids: $(sleepers); ActiveState=$(systemctl show -p ActiveState --value ccjaild) SubState=$(systemctl show -p SubState --value ccjaild)" | note
     # RestartSec=2s, and a start under emulation takes a while.
-    if wait_for 90 sh -c "[ \"\$(systemctl show -p NRestarts --value ccjaild)\" -gt $restarts ] && [ \"\$(systemctl is-active ccjaild)\" = active ]"; then
-        echo "restarted: pid $old_pid -> $(main_pid), NRestarts $(systemctl show -p NRestarts --value ccjaild)" | note
-    else
-        echo "no restart within 90s: $(systemctl show -p ActiveState,SubState,Result,ExecMainStatus,ExecMainCode,NRestarts ccjaild | tr '\n' ' ')" | note
+    if ! wait_for 90 sh -c "[ \"\$(systemctl show -p NRestarts --value ccjaild)\" -gt $restarts ] && [ \"\$(systemctl is-active ccjaild)\" = active ]"; then
+        echo "no restart within 90s: $(systemctl show -p ActiveState,SubState,Result,ExecMainStatus,NRestarts ccjaild | tr '\n' ' ')" | note
     fi
-    systemctl status --no-pager -n 0 ccjaild 2>&1 | note
-    record_layout
-    journalctl -u ccjaild -b --no-pager -n 25 2>&1 | note
-    local list alive=no listed=no
-    list=$(timeout "$t" ccjailctl list 2>&1) || true
-    echo "$list" | note
-    [[ -n $(sleepers) ]] && alive=yes
-    echo "$list" | grep -q -- "$id" && listed=yes
-    echo "after: sleep pids: $(sleepers); StatusText '$(systemctl show -p StatusText --value ccjaild)'" | note
-    if [[ $(systemctl is-active ccjaild) == active && $(main_pid) != "$old_pid" && $alive == yes && $listed == yes ]]; then
-        ok "kill-restart($whom): daemon restarted (pid $old_pid -> $(main_pid)), session $id survived and is listed"
+    journalctl -u ccjaild -b --no-pager -o cat -n 8 2>&1 | cut -c1-300 | note
+    sleep 6
+    local out expected
+    out=$(timeout 20 ccjailctl attach --read-only --from-offset 0 "$id" 2>/dev/null)
+    expected=$(seq 1 2000)
+    local why=()
+    [[ $(systemctl is-active ccjaild) == active && $(main_pid) != "$old_pid" ]] || why+=("not restarted: pid $old_pid -> $(main_pid)")
+    timeout "$t" ccjailctl list 2>&1 | grep -q -- "$id" || why+=("session $id not listed")
+    [[ $out == "$expected" ]] || why+=("output after re-adoption: $(echo "$out" | wc -l) lines, first '$(echo "$out" | head -n 1)', last '$(echo "$out" | tail -n 1)'")
+    timeout "$t" ccjailctl kill "$id" >/dev/null 2>&1
+    if ((${#why[@]} == 0)); then
+        ok "kill-restart($whom): ccjaild restarted (pid $old_pid -> $(main_pid)), session $id re-adopted, its 2000 lines intact"
     else
-        not_ok "kill-restart($whom)" "is-active=$(systemctl is-active ccjaild) pid $old_pid -> $(main_pid), session process alive=$alive, listed=$listed"
-    fi
-    # Leave the daemon running for the next check, whatever happened (a 219/CGROUP restart
-    # loop is ended with a stop first, which also ends what the crash left behind).
-    if ! systemctl is-active -q ccjaild; then
-        timeout "$t" systemctl stop ccjaild 2>&1 | note
-        timeout "$t" systemctl start ccjaild 2>&1 | note
+        not_ok "kill-restart($whom)" "${why[*]}"
     fi
 }
 
+# systemctl stop: the daemon ends every session; then ccjail-sessions.service stops too
+# (PropagatesStopTo=), and nothing is left of either.
 check_stop() {
     timeout "$t" ccjailctl run --detach --profile shell --user alice -- -c 'sleep 300' >/dev/null 2>&1 || true
     sleep 1
-    echo "before stop: sleep pids: $(sleepers)" | note
     if ! timeout "$t" systemctl stop ccjaild; then
         not_ok "stop" "systemctl stop failed"
         return 1
     fi
-    local procs=() cgroups
-    local p
-    for p in /proc/[0-9]*; do
-        grep -q 'ccjaild.service' "$p/cgroup" 2>/dev/null && procs+=("${p#/proc/}:$(cat "$p/comm" 2>/dev/null)")
-    done
-    cgroups=$(find "$unit_cgroup" -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')
-    echo "after stop: ActiveState=$(systemctl show -p ActiveState --value ccjaild) unit cgroup exists=$([[ -d $unit_cgroup ]] && echo yes || echo no) child cgroups='$cgroups' processes='${procs[*]}' sleep pids='$(sleepers)' ccjail-exec='$(pgrep -f ccjail-exec | tr '\n' ' ')'" | note
-    if [[ $(systemctl is-active ccjaild) != active && -z $cgroups && ${#procs[@]} == 0 && -z $(sleepers) ]]; then
-        ok "stop: no jail process and no jail cgroup left"
+    local procs cgroups
+    procs=$(unit_processes)
+    cgroups=$(jail_cgroups)
+    echo "after stop: ccjaild $(systemctl is-active ccjaild), ccjail-sessions $(systemctl is-active ccjail-sessions), processes '$procs', jail cgroups '$cgroups'" | note
+    if [[ $(systemctl is-active ccjaild) != active && $(systemctl is-active ccjail-sessions) != active && -z $procs && -z $cgroups && -z $(sleepers) ]]; then
+        ok "stop: no jail process, monitor or cgroup left; ccjail-sessions.service stopped with it"
     else
-        not_ok "stop" "leftovers: cgroups='$cgroups' processes='${procs[*]}' sleepers='$(sleepers)'"
+        not_ok "stop" "leftovers: processes '$procs' cgroups '$cgroups' sleepers '$(sleepers)'"
     fi
-    echo "socket after stop: $(systemctl is-active ccjaild.socket)" | note
+}
+
+# A crash, then a stop before the restart: no daemon is left to end the sessions, so stopping
+# ccjail-sessions.service (propagated from the stop of ccjaild) must.
+check_crash_then_stop() {
+    timeout "$t" systemctl start ccjaild
+    local id
+    id=$(start_detached)
+    sleep 1
+    systemctl kill --kill-whom=main -s KILL ccjaild
+    timeout "$t" systemctl stop ccjaild
+    local procs cgroups
+    procs=$(unit_processes)
+    cgroups=$(jail_cgroups)
+    echo "after crash and stop: ccjaild $(systemctl is-active ccjaild), ccjail-sessions $(systemctl is-active ccjail-sessions), processes '$procs', jail cgroups '$cgroups'" | note
+    if [[ $id =~ ^[0-9a-f]{16}$ && -z $procs && -z $cgroups && -z $(sleepers) ]]; then
+        ok "crash-then-stop: session $id, its monitor and its cgroup are gone"
+    else
+        not_ok "crash-then-stop" "session '$id', leftovers: processes '$procs' cgroups '$cgroups'"
+    fi
 }
 
 check_security() {
-    local out
-    out=$(systemd-analyze security --no-pager ccjaild.service 2>&1)
-    echo "$out" | grep -E '^✗|^\s*✗|Overall' | note
-    local score
-    score=$(echo "$out" | grep -o 'Overall exposure level for ccjaild.service: .*' | head -n 1)
-    if [[ -n $score ]]; then
-        ok "security: $score"
+    local unit out score scores=()
+    for unit in ccjaild.service ccjail-sessions.service; do
+        out=$(systemd-analyze security --no-pager "$unit" 2>&1)
+        echo "$out" | grep -E '^✗|^\s*✗|Overall' | note
+        score=$(echo "$out" | grep -o "Overall exposure level for $unit: .*" | head -n 1)
+        [[ -n $score ]] && scores+=("$score")
+    done
+    if ((${#scores[@]} == 2)); then
+        ok "security: ${scores[0]}; ${scores[1]}"
     else
         not_ok "security" "systemd-analyze security printed no score"
-        echo "$out" | tail -n 5 | note
     fi
 }
 
@@ -314,12 +333,15 @@ main() {
         run_check check_activation
         run_check check_status
         run_check check_ccjailctl_check
-        run_check check_session || run_check with_workarounds
+        run_check check_session
         run_check check_layout
         run_check check_reload
-        run_check check_kill_restart default
+        run_check check_kill_restart all
         run_check check_kill_restart main
         run_check check_stop
+        run_check check_crash_then_stop
+        # Socket activation again, from a stopped service.
+        run_check check_activation
         run_check check_security
     fi
     local rc=0
