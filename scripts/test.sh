@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Every test tier on a fresh Debian 12 machine, as root: install what is missing, build, run
 # format check, unit, integration (real jails on this kernel's cgroups), daemon (a real ccjaild
-# on a temporary socket), node (the Node client against a real ccjaild), browser (the
-# web-terminal example in headless Chromium), e2e (the real Claude Code CLI in jails, against a
-# fake Anthropic API through the gateway) and the cgroup v2 VM tier.
+# on a temporary socket), security (the attack battery against real jails), fuzz (libFuzzer
+# targets of every parser, about a minute each, ASan+UBSan), sanitize (unit and integration
+# under ASan+UBSan), analyze (clang-tidy and cppcheck), node (the Node client against a real
+# ccjaild), browser (the web-terminal example in headless Chromium), e2e (the real Claude Code
+# CLI in jails, against a fake Anthropic API through the gateway), the cgroup v2 VM tier and the
+# full-system tier (the .deb installed in Debian 12 with systemd on cgroup v2).
 # Usage: scripts/test.sh [--skip-vm]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
@@ -84,10 +87,18 @@ tier fuzz bash "$CCJAIL_ROOT/tests/fuzz/run.sh" "$CCJAIL_BUILD"
 tier node bash "$CCJAIL_ROOT/clients/node/test/run.sh" "$CCJAIL_BUILD"
 tier browser bash "$CCJAIL_ROOT/tests/browser/run.sh" "$CCJAIL_BUILD"
 tier e2e bash "$CCJAIL_ROOT/tests/e2e/run.sh" "$CCJAIL_BUILD"
+# The full-system tier installs the package built from this build (cpack; the test targets have
+# no install rules) into Debian 12 with systemd as pid 1 on cgroup v2.
+system_tier() {
+  bash "$CCJAIL_ROOT/scripts/build-deb.sh" "$CCJAIL_BUILD" >/dev/null
+  bash "$CCJAIL_ROOT/tests/system/run.sh" "$CCJAIL_BUILD"
+}
+
 if [ "$skip_vm" -eq 0 ]; then
   tier vm-cgroup-v2 bash "$CCJAIL_ROOT/tests/vm/run.sh" "$CCJAIL_BUILD"
+  tier system system_tier
 else
-  echo "vm-cgroup-v2: skipped (--skip-vm given)"
+  echo "vm-cgroup-v2, system: skipped (--skip-vm given)"
 fi
 
 log "summary"

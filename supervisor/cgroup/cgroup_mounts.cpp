@@ -156,7 +156,7 @@ std::filesystem::path resolve_parent(const std::filesystem::path& parent,
     if (parent.is_absolute() && path_is_below(parent, hierarchy_root)) {
         return parent.lexically_normal();
     }
-    const auto resolved = (hierarchy_root / parent.relative_path()).lexically_normal();
+    auto resolved = (hierarchy_root / parent.relative_path()).lexically_normal();
     if (!path_is_below(resolved, hierarchy_root)) {
         throw JailError(Step::cgroup, EINVAL,
                         "cgroup parent " + parent.string() + " leaves " + hierarchy_root.string());

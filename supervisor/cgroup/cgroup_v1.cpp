@@ -60,7 +60,7 @@ class V1JailCgroup final : public JailCgroupBase {
     void make_dir_in(const V1Hierarchy& hierarchy, std::vector<std::string> controllers,
                      const std::string& id, const CgroupOptions& options);
     void write_limits(const CgroupLimits& limits) const;
-    void write_memory_limits(const fs::path& dir, const CgroupLimits& limits) const;
+    static void write_memory_limits(const fs::path& dir, const CgroupLimits& limits);
     std::optional<fs::path> dir_of(const std::string& controller) const;
     void kill_round(const std::optional<fs::path>& freezer) const;
 
@@ -147,7 +147,7 @@ std::optional<fs::path> V1JailCgroup::dir_of(const std::string& controller) cons
     return std::nullopt;
 }
 
-void V1JailCgroup::write_memory_limits(const fs::path& dir, const CgroupLimits& limits) const {
+void V1JailCgroup::write_memory_limits(const fs::path& dir, const CgroupLimits& limits) {
     // A new memory cgroup inherits oom_kill_disable from its parent; with it set, a jail at its
     // limit would hang in the OOM path instead of being killed.
     if (cgroup_fs::read_key(dir / "memory.oom_control", "oom_kill_disable") != 0) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -81,7 +82,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     // A client that disconnects mid-write must not kill the daemon.
-    std::signal(SIGPIPE, SIG_IGN);
+    if (std::signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        std::perror("ccjaild: ignoring SIGPIPE");
+        return 1;
+    }
     // Data frames are up to 256 KiB: above glibc's initial mmap threshold, each would be a fresh
     // mmap whose pages fault in on the copy and are unmapped after the write (a quarter of the
     // relay's time in profiles). Served from a heap that is trimmed only past 16 MiB, their

@@ -28,8 +28,10 @@ constexpr std::array<const char*, 6> kDevices{"null", "zero", "full", "random", 
 // like OCI runtimes do. kcore: physical memory image; keys: every keyring description on the
 // host; sysrq-trigger: host-wide emergency actions; timer_list/sched_debug/latency_stats: kernel
 // pointers and other tasks' scheduling data.
-constexpr std::array<const char*, 6> kMaskedProcFiles{"kcore",      "keys",        "sysrq-trigger",
-                                                      "timer_list", "sched_debug", "latency_stats"};
+// key-users lists every uid's key counts and quotas: the jail shares the initial user namespace,
+// so it would show the host's (found by the security battery).
+constexpr std::array<const char*, 7> kMaskedProcFiles{
+    "kcore", "keys", "key-users", "sysrq-trigger", "timer_list", "sched_debug", "latency_stats"};
 constexpr std::array<const char*, 2> kMaskedProcDirs{"acpi", "scsi"};
 // Writable sysctls and IRQ affinity are global even inside namespaces.
 constexpr std::array<const char*, 4> kReadOnlyProcDirs{"sys", "irq", "bus", "fs"};
@@ -77,7 +79,7 @@ void make_symlink(Step step, int root_fd, const std::string& target, const std::
 
 std::string octal(std::uint32_t mode) {
     char buffer[16];
-    std::snprintf(buffer, sizeof buffer, "%o", mode);
+    static_cast<void>(std::snprintf(buffer, sizeof buffer, "%o", mode));  // at most 11 digits
     return buffer;
 }
 

@@ -3,6 +3,7 @@
 #include <linux/sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -29,6 +30,27 @@ constexpr std::uint64_t kPersonalityQuery = 0xffffffffu;
 // Both inject input into a terminal: TIOCSTI fakes keystrokes into whatever reads the tty after
 // the jail, TIOCLINUX can paste the console selection.
 constexpr auto kTerminalInjection = std::to_array<std::uint64_t>({TIOCSTI, TIOCLINUX});
+
+// Calls that set a file's mode, and which argument holds it. A set-id bit on a file in the
+// workspace or home is harmless inside the jail (nosuid, no_new_privs), but those directories
+// are the host's: a setuid file left there lets anyone on the host who reaches it run as the
+// jail's uid. open and openat read the mode only with O_CREAT or O_TMPFILE, and libc passes 0
+// otherwise. openat2 keeps its mode in a struct a filter cannot read: it fails with ENOSYS,
+// and libc never uses it.
+struct ModeArgument {
+    std::string_view call;
+    unsigned arg;
+};
+constexpr auto kModeSetting = std::to_array<ModeArgument>({{"chmod", 1},
+                                                           {"fchmod", 1},
+                                                           {"fchmodat", 2},
+                                                           {"fchmodat2", 2},
+                                                           {"creat", 1},
+                                                           {"open", 2},
+                                                           {"openat", 3},
+                                                           {"mknod", 1},
+                                                           {"mknodat", 2}});
+constexpr auto kSetIdBits = std::to_array<std::uint64_t>({S_ISUID, S_ISGID});
 
 // Granted by allow_ptrace: process_vm_* pass the same kernel access check as PTRACE_ATTACH and so
 // add nothing ptrace cannot already do. kcmp and pidfd_getfd stay denied unless named.
@@ -114,6 +136,7 @@ class RulePlan {
         add_sockets();
         add_personality();
         add_ioctl();
+        add_set_id_mode_guards();
         add("clone3", RuleAction::deny_enosys);  // even when denied: EPERM would break libc
         add_unreviewed();
         return std::move(rules_);
@@ -180,6 +203,21 @@ class RulePlan {
         }
         if (!denied("ioctl")) {
             add("ioctl", RuleAction::allow);
+        }
+    }
+
+    void add_set_id_mode_guards() {
+        for (const auto& [call, arg] : kModeSetting) {
+            const std::string name(call);
+            if (denied(name) || !allowed_.contains(name)) {
+                continue;
+            }
+            for (auto bit : kSetIdBits) {
+                add(name, RuleAction::deny_eperm, ArgMatch{arg, bit, bit});
+            }
+        }
+        if (!allowed_.contains("openat2") && !denied("openat2")) {
+            add("openat2", RuleAction::deny_enosys);
         }
     }
 

@@ -31,7 +31,6 @@ constexpr auto kUnconditionallyAllowed = std::to_array<std::string_view>({
     "lseek",
     "open",
     "openat",
-    "openat2",
     "creat",
     "close",
     "close_range",

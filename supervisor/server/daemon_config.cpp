@@ -46,7 +46,7 @@ class BadValue : public std::invalid_argument {
 std::string shown(const json& value) {
     std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
     if (text.size() > kMaxShownChars) {
-        text = text.substr(0, kMaxShownChars) + "...";
+        text.replace(kMaxShownChars, std::string::npos, "...");
     }
     return text;
 }

@@ -33,7 +33,7 @@ say() { echo "system: $*"; }
 elapsed() { awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $1 }"; }
 
 finish() {
-    echo "system: $2 passed, $3 failed"
+    echo "system: $2 passed, $3 failed, 0 skipped"
     exit "$1"
 }
 
