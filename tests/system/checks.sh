@@ -263,8 +263,8 @@ check_kill_restart() {
     fi
 }
 
-# systemctl stop: the daemon ends every session; then ccjail-sessions.service stops too
-# (PropagatesStopTo=), and nothing is left of either.
+# systemctl stop: the daemon ends every session; then ccjaild-stop stops ccjail-sessions.service
+# too, and nothing is left of either.
 check_stop() {
     timeout "$t" ccjailctl run --detach --profile shell --user alice -- -c 'sleep 300' >/dev/null 2>&1 || true
     sleep 1
@@ -272,6 +272,7 @@ check_stop() {
         not_ok "stop" "systemctl stop failed"
         return 1
     fi
+    wait_for 30 sh -c '! systemctl is-active -q ccjail-sessions'
     local procs cgroups
     procs=$(unit_processes)
     cgroups=$(jail_cgroups)
@@ -283,8 +284,9 @@ check_stop() {
     fi
 }
 
-# A crash, then a stop before the restart: no daemon is left to end the sessions, so stopping
-# ccjail-sessions.service (propagated from the stop of ccjaild) must.
+# A crash, then a stop before the restart: no daemon is left to end the session, and it lives on
+# in ccjail-sessions.service (for the monitors' orphan timeout) until that unit is stopped,
+# which leaves nothing.
 check_crash_then_stop() {
     timeout "$t" systemctl start ccjaild
     local id
@@ -292,14 +294,18 @@ check_crash_then_stop() {
     sleep 1
     systemctl kill --kill-whom=main -s KILL ccjaild
     timeout "$t" systemctl stop ccjaild
+    local kept
+    kept=$(sleepers)
+    echo "after crash and stop: ccjaild $(systemctl is-active ccjaild), ccjail-sessions $(systemctl is-active ccjail-sessions), sleep pids '$kept'" | note
+    timeout "$t" systemctl stop ccjail-sessions
     local procs cgroups
     procs=$(unit_processes)
     cgroups=$(jail_cgroups)
-    echo "after crash and stop: ccjaild $(systemctl is-active ccjaild), ccjail-sessions $(systemctl is-active ccjail-sessions), processes '$procs', jail cgroups '$cgroups'" | note
-    if [[ $id =~ ^[0-9a-f]{16}$ && -z $procs && -z $cgroups && -z $(sleepers) ]]; then
-        ok "crash-then-stop: session $id, its monitor and its cgroup are gone"
+    echo "after stopping ccjail-sessions: processes '$procs', jail cgroups '$cgroups'" | note
+    if [[ $id =~ ^[0-9a-f]{16}$ && -n $kept && -z $procs && -z $cgroups && -z $(sleepers) ]]; then
+        ok "crash-then-stop: session $id kept by ccjail-sessions.service, gone with its stop"
     else
-        not_ok "crash-then-stop" "session '$id', leftovers: processes '$procs' cgroups '$cgroups'"
+        not_ok "crash-then-stop" "session '$id', kept '$kept', leftovers: processes '$procs' cgroups '$cgroups'"
     fi
 }
 
