@@ -2,8 +2,7 @@
 # Every test tier on a fresh Debian 12 machine, as root: install what is missing, build, run
 # format check, unit, integration (real jails on this kernel's cgroups), daemon (a real ccjaild
 # on a temporary socket), security (the attack battery against real jails), fuzz (libFuzzer
-# targets of every parser, about a minute each, ASan+UBSan), sanitize (unit and integration
-# under ASan+UBSan), analyze (clang-tidy and cppcheck), node (the Node client against a real
+# targets of every parser, about a minute each, ASan+UBSan), node (the Node client against a real
 # ccjaild), browser (the web-terminal example in headless Chromium), e2e (the real Claude Code
 # CLI in jails, against a fake Anthropic API through the gateway), the cgroup v2 VM tier and the
 # full-system tier (the .deb installed in Debian 12 with systemd on cgroup v2).

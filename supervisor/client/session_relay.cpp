@@ -339,7 +339,7 @@ class Relay {
     }
 
     // A terminal in raw mode does not turn "\n" into "\r\n".
-    void notice(const std::string& text) {
+    void notice(const std::string& text) const {
         const std::string line = "ccjailctl: " + text + (raw_ ? "\r\n" : "\n");
         write_fully(o_.err_fd, line);
     }

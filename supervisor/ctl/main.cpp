@@ -316,7 +316,7 @@ int cmd_profiles(const Options& o) {
         const json limits = p.value("limits", json::object());
         std::string description = text_of(p, "description");
         if (description.size() > 60) {
-            description = description.substr(0, 57) + "...";
+            description.replace(57, std::string::npos, "...");
         }
         rows.push_back({text_of(p, "name"), text_of(p, "network"),
                         format_bytes(number_of(limits, "memory_bytes")), text_of(limits, "pids"),
@@ -375,9 +375,11 @@ void add_session_argument(CLI::App* command, Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// The commands run inside the try below, which reports every std::exception; what precedes it
+// only builds the CLI11 app, whose exceptions are programming errors any run shows.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): see above
     // A closed stdout or socket is an error to report, not a silent death.
-    ::signal(SIGPIPE, SIG_IGN);
+    static_cast<void>(::signal(SIGPIPE, SIG_IGN));  // cannot fail for SIGPIPE
 
     Options o;
     CLI::App app{"ccjailctl: control ccjaild, the ccjail supervisor daemon"};

@@ -22,7 +22,7 @@ class ChunkedScanner {
     };
 
     ChunkedScanner() = default;
-    explicit ChunkedScanner(Limits limits) : limits_(limits) {}
+    explicit ChunkedScanner(const Limits& limits) : limits_(limits) {}
 
     // Consumes bytes up to the end of the body. Returns how many of `bytes` belong to the body:
     // all of them while in_body; on done, the rest of `bytes` follows the body; on invalid, the

@@ -150,9 +150,7 @@ void write_status(const std::string& path, const ccjail::ExitReport& report) {
     }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
     CLI::App app{"ccjail-exec: run one command in a jail built from a profile"};
     Options options;
     add_options(app, options);
@@ -177,4 +175,21 @@ int main(int argc, char** argv) {
         write_status(options.status_json, report);
     }
     return ccjail::exit_code_for(report);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // An exception nobody expected (std::bad_alloc, a filesystem_error) is still a setup that did
+    // not happen: say so with the setup_failed exit code instead of aborting through terminate().
+    try {
+        return run_main(argc, argv);
+    } catch (const std::exception& error) {
+        std::cerr << "ccjail-exec: " << error.what() << "\n";
+    } catch (...) {
+        std::cerr << "ccjail-exec: unknown exception\n";
+    }
+    ccjail::ExitReport failed;
+    failed.status = ccjail::ExitStatus::setup_failed;
+    return ccjail::exit_code_for(failed);
 }

@@ -78,7 +78,7 @@ std::set<uid_t> used_uids(const nlohmann::json& map, const std::filesystem::path
 uid_t lowest_free(const std::set<uid_t>& used, uid_t first, std::uint32_t count) {
     const std::uint64_t end = static_cast<std::uint64_t>(first) + count;
     for (std::uint64_t uid = first; uid < end; ++uid) {
-        if (used.count(static_cast<uid_t>(uid)) == 0) {
+        if (!used.contains(static_cast<uid_t>(uid))) {
             return static_cast<uid_t>(uid);
         }
     }

@@ -98,7 +98,7 @@ void hide_command_line() {
     }
     char buffer[2048] = {};
     const std::size_t n = std::fread(buffer, 1, sizeof buffer - 1, stat);
-    std::fclose(stat);
+    static_cast<void>(std::fclose(stat));  // opened read-only: nothing to lose if closing fails
     const char* fields = std::strrchr(buffer, ')');
     if (n == 0 || !fields) {
         return;
@@ -114,11 +114,13 @@ void hide_command_line() {
     }
     for (int area : {0, 2}) {
         if (bounds[area] != 0 && bounds[area + 1] > bounds[area]) {
+            // NOLINTNEXTLINE(performance-no-int-to-ptr): the kernel gives the areas as numbers
             std::memset(reinterpret_cast<void*>(bounds[area]), 0, bounds[area + 1] - bounds[area]);
         }
     }
     constexpr char kName[] = "ccjail-init";
     if (bounds[1] - bounds[0] >= sizeof kName) {
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): the kernel gives the areas as numbers
         std::memcpy(reinterpret_cast<void*>(bounds[0]), kName, sizeof kName);
     }
 }

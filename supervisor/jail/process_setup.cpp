@@ -179,7 +179,8 @@ void set_no_new_privs() {
 void reset_signals() {
     for (int sig = 1; sig < NSIG; ++sig) {
         if (sig != SIGKILL && sig != SIGSTOP) {
-            ::signal(sig, SIG_DFL);
+            // Fails with EINVAL for the signals glibc reserves for itself: nothing to reset there.
+            static_cast<void>(::signal(sig, SIG_DFL));
         }
     }
     sigset_t empty;

@@ -36,7 +36,7 @@ std::string printable(std::string_view text) {
         const auto u = static_cast<unsigned char>(c);
         if (is_control_character(c)) {
             char buffer[8];
-            std::snprintf(buffer, sizeof buffer, "\\x%02x", u);
+            static_cast<void>(std::snprintf(buffer, sizeof buffer, "\\x%02x", u));  // 4 chars
             out += buffer;
         } else {
             out += c;
@@ -272,7 +272,7 @@ std::string new_jail_id() {
     std::string id;
     for (unsigned char b : bytes) {
         char hex[3];
-        std::snprintf(hex, sizeof hex, "%02x", b);
+        static_cast<void>(std::snprintf(hex, sizeof hex, "%02x", b));  // always 2 digits
         id += hex;
     }
     return id;

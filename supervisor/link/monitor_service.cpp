@@ -45,7 +45,7 @@ std::string timestamp_now() {
     ::gmtime_r(&seconds, &utc);
     char text[40];
     const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-    std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(ms));
+    static_cast<void>(std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(ms)));
     return text;
 }
 
@@ -59,7 +59,7 @@ void log_line(const char* level, const std::string& session, const std::string& 
 // Boost.Process 1.81 leaks nearly every fd of the daemon into its children: the monitor keeps
 // only its stdio and the link, and puts /dev/null where it will never read or write.
 void detach_from_daemon(int link_fd) {
-    ::signal(SIGPIPE, SIG_IGN);
+    static_cast<void>(::signal(SIGPIPE, SIG_IGN));  // cannot fail for SIGPIPE
     ::setsid();  // fails only for a group leader, which is detached enough
     const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {

@@ -54,6 +54,7 @@ HostConfig host_config(const json& body) {
     host.workspace_root = absolute_path(object, "workspace_root", host.workspace_root, "host.");
     host.homes_root = absolute_path(object, "homes_root", host.homes_root, "host.");
     host.state_dir = absolute_path(object, "state_dir", host.state_dir, "host.");
+    // NOLINTNEXTLINE(readability-container-size-empty): json::empty() is false for any string
     if (object.contains("cgroup_parent") && object.at("cgroup_parent") != "") {
         host.cgroup.parent = absolute_path(object, "cgroup_parent", {}, "host.");
     }

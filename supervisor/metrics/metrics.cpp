@@ -320,7 +320,7 @@ Histogram& Registry::histogram(std::string_view name, std::string_view help,
     label_names = checked_label_names(std::move(label_names), true);
     check_new(name, label_names);
     if (Metric* existing = find(name)) {
-        Histogram& same = reuse<Histogram>(existing);
+        auto& same = reuse<Histogram>(existing);
         if (same.bounds() != bounds) {
             throw std::invalid_argument("histogram " + std::string(name) +
                                         " is already registered with other buckets");

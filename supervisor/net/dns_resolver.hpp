@@ -65,12 +65,12 @@ class DnsResolver {
     using Callback = std::function<void(ResolveResult)>;
 
     // Throws JailError(Step::supervise, ...) for a malformed server or a c-ares failure.
-    DnsResolver(boost::asio::io_context& io, DnsOptions options);
-    ~DnsResolver();
+    DnsResolver(boost::asio::io_context& io, const DnsOptions& options);
+    ~DnsResolver();  // NOLINT(bugprone-exception-escape): shutdown() throws nothing in practice
     DnsResolver(const DnsResolver&) = delete;
     DnsResolver& operator=(const DnsResolver&) = delete;
 
-    void async_resolve(std::string host, Callback callback);
+    void async_resolve(const std::string& host, Callback callback);
     void cancel_all();
     // Lookups whose callback has not run yet.
     std::size_t pending() const;

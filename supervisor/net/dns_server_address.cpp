@@ -58,7 +58,8 @@ std::optional<DnsServerAddress> parse_dns_server(std::string_view text) {
         return parse_bracketed(text);
     }
     const auto first_colon = text.find(':');
-    if (first_colon != std::string_view::npos && text.find(':', first_colon + 1) == text.npos) {
+    if (first_colon != std::string_view::npos &&
+        text.find(':', first_colon + 1) == std::string_view::npos) {
         auto ip = parse_ip(text.substr(0, first_colon));
         auto port = parse_port(text.substr(first_colon + 1));
         if (!ip || !ip->is_v4() || !port) {

@@ -28,7 +28,7 @@ Number split_number(std::string_view text, std::string_view what) {
     std::size_t i = 0;
     std::uint64_t value = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-        const std::uint64_t digit = static_cast<std::uint64_t>(text[i] - '0');
+        const auto digit = static_cast<std::uint64_t>(text[i] - '0');
         if (value > (kMax - digit) / 10) {
             throw std::invalid_argument(std::string(what) + " too large");
         }

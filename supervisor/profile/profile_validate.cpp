@@ -472,7 +472,7 @@ class Reader {
 
     // "-x" or "--long-name": the argv policy compares flags by these spellings.
     std::string flag(const json& v, const Pointer& at) const {
-        const std::string s = plain_text(v, at);
+        std::string s = plain_text(v, at);
         const std::size_t dashes = s.rfind("--", 0) == 0 ? 2 : (s.rfind('-', 0) == 0 ? 1 : 0);
         const std::string_view name = std::string_view(s).substr(dashes);
         const bool ok = dashes > 0 && !name.empty() &&
@@ -537,7 +537,7 @@ class Reader {
     // An empty entry in PATH means the current directory: a workspace file named like a
     // command would then run instead of the real one.
     std::string search_path(const json& v, const Pointer& at) const {
-        const std::string s = text(v, at);
+        std::string s = text(v, at);
         std::size_t start = 0;
         for (std::size_t index = 0;; ++index) {
             const std::size_t end = std::min(s.find(':', start), s.size());
@@ -1070,7 +1070,7 @@ class Reader {
     void check_environment(const EnvironmentPolicy& e) const {
         for (const SecretEnv& secret : e.secrets) {
             const Pointer at = Pointer("/environment/secrets") / secret.name;
-            if (e.set.count(secret.name) != 0) {
+            if (e.set.contains(secret.name)) {
                 fail(at, secret.name + " is also in /environment/set");
             }
             if (std::find(e.pass.begin(), e.pass.end(), secret.name) != e.pass.end()) {
@@ -1128,7 +1128,7 @@ class Reader {
         bool mount() const { return kind == Kind::bind || kind == Kind::tmpfs; }
     };
 
-    std::vector<Target> targets(const FilesystemPolicy& fs) const {
+    static std::vector<Target> targets(const FilesystemPolicy& fs) {
         std::vector<Target> out;
         const Pointer base("/filesystem");
         for (std::size_t i = 0; i < fs.binds.size(); ++i) {

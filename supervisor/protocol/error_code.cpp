@@ -20,13 +20,15 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 11> kNames{{
     {ErrorCode::internal, "internal"},
 }};
 
-constexpr std::array<ErrorCode, kNames.size()> kCodes = [] {
+constexpr std::array<ErrorCode, kNames.size()> codes_of_names() {
     std::array<ErrorCode, kNames.size()> codes{};
     for (std::size_t i = 0; i < kNames.size(); ++i) {
         codes[i] = kNames[i].first;
     }
     return codes;
-}();
+}
+
+constexpr std::array<ErrorCode, kNames.size()> kCodes = codes_of_names();
 
 }  // namespace
 

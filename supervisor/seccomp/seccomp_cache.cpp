@@ -49,7 +49,8 @@ std::string cache_key_text(const SeccompPolicy& policy) {
 // here: OpenSSL's lazy initialisation alone cost more CPU than reading the entry.)
 std::string file_name_for(const std::string& key) {
     char name[32];
-    std::snprintf(name, sizeof name, "seccomp-%016zx.bpf", std::hash<std::string>{}(key));
+    static_cast<void>(  // 16 hex digits always fit
+        std::snprintf(name, sizeof name, "seccomp-%016zx.bpf", std::hash<std::string>{}(key)));
     return name;
 }
 

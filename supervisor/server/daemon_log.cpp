@@ -11,7 +11,7 @@ DaemonLog::DaemonLog(std::shared_ptr<spdlog::logger> logger, audit::Redactor red
     : logger_(std::move(logger)), redactor_(std::move(redactor)), level_(level) {}
 
 void DaemonLog::write(spdlog::level::level_enum level, std::string_view event,
-                      nlohmann::json fields) const {
+                      const nlohmann::json& fields) const {
     if (level < level_) {
         return;
     }

@@ -20,7 +20,7 @@ class DaemonLog {
     DaemonLog(std::shared_ptr<spdlog::logger> logger, audit::Redactor redactor,
               spdlog::level::level_enum level = spdlog::level::info);
     void write(spdlog::level::level_enum level, std::string_view event,
-               nlohmann::json fields = nlohmann::json::object()) const;
+               const nlohmann::json& fields = nlohmann::json::object()) const;
 
     // A reload can add secret env names (profiles) and change the level (config).
     void set_redactor(audit::Redactor redactor) { redactor_ = std::move(redactor); }

@@ -24,7 +24,7 @@ std::string path_only(const std::string& path) {
 // request) are not forwarded: one request per connection, each with the key added by us.
 class BodyCutter {
   public:
-    explicit BodyCutter(const egress::BodyFraming& framing) : framing_(framing) {}
+    explicit BodyCutter(egress::BodyFraming framing) : framing_(std::move(framing)) {}
 
     // How many of `bytes` belong to the body; done() once the body is complete.
     std::size_t take(std::string_view bytes) {

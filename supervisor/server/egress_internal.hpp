@@ -77,8 +77,8 @@ class EgressConnection : public std::enable_shared_from_this<EgressConnection> {
 
 class EgressSession : public std::enable_shared_from_this<EgressSession> {
   public:
-    EgressSession(std::shared_ptr<EgressShared> shared, std::string id, audit::AuditContext context,
-                  NetworkPolicy policy);
+    EgressSession(std::shared_ptr<EgressShared> shared_state, std::string session_id,
+                  audit::AuditContext audit_context, NetworkPolicy network);
 
     const std::shared_ptr<EgressShared> shared;
     const std::string id;

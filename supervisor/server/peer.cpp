@@ -25,7 +25,7 @@ bool in_any(const PeerCredentials& peer, const std::vector<gid_t>& gids) {
 std::vector<gid_t> peer_groups(int fd) {
     std::vector<gid_t> groups(64);
     for (;;) {
-        socklen_t length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+        auto length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
         if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) == 0) {
             groups.resize(length / sizeof(gid_t));
             return groups;

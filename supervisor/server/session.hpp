@@ -100,7 +100,7 @@ class SessionObserver {
 class Session : public std::enable_shared_from_this<Session> {
   public:
     Session(boost::asio::io_context& io, SessionObserver& observer, SessionIdentity identity);
-    ~Session();
+    ~Session();  // NOLINT(bugprone-exception-escape): cancelling timers throws nothing in practice
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
@@ -187,7 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
     };
 
     void read_link();
-    void on_link_message(nlohmann::json body, std::vector<UniqueFd> fds);
+    void on_link_message(const nlohmann::json& body, std::vector<UniqueFd> fds);
     void on_ready(const nlohmann::json& body, std::vector<UniqueFd> fds);
     std::optional<std::vector<EgressListener>> egress_kinds(const nlohmann::json& body) const;
     void on_exit_message(const nlohmann::json& body);
