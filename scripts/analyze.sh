@@ -74,10 +74,9 @@ log "analyze: cppcheck over supervisor/ ($(cppcheck --version), -j$jobs)"
 cppcheck_started=$SECONDS
 mkdir -p "$scratch/cppcheck"
 cppcheck_rc=0
-# --file-filter matches the paths relative to the working directory. cppcheck does not know the
-# compiler's predefined target macros, which syscall_tables.cpp checks.
-(cd "$CCJAIL_ROOT" &&
-    cppcheck --project="$build/compile_commands.json" --file-filter='supervisor/*' \
+# The project file's path is absolute, so are the file names --file-filter matches. cppcheck
+# does not know the compiler's predefined target macros, which syscall_tables.cpp checks.
+(cppcheck --project="$build/compile_commands.json" --file-filter="$CCJAIL_ROOT/supervisor/*" \
         -D__x86_64__ -D__linux__ --enable=warning,performance,portability --inline-suppr \
         --suppressions-list="$CCJAIL_ROOT/.cppcheck-suppressions" --library=boost \
         --cppcheck-build-dir="$scratch/cppcheck" -j"$jobs" --quiet --error-exitcode=1 \
