@@ -43,7 +43,7 @@ struct AttackOptions {
     std::string user = "mallory";
     std::string mode = "pipe";
     std::chrono::milliseconds timeout = std::chrono::seconds(60);
-    std::string stdin_data;  // sent, then EOF (pipe mode)
+    std::string stdin_data;       // sent, then EOF (pipe mode)
     json extra = json::object();  // more keys of the spawn request (cwd, env, limits, ...)
 };
 
