@@ -29,22 +29,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// The value of `name` in the probe's "RESULT a=b c=d" line; "" when absent.
-std::string result_field(const std::string& out, const std::string& name) {
-    const auto line = out.find("RESULT ");
-    if (line == std::string::npos) {
-        return "";
-    }
-    const std::string text = out.substr(line, out.find('\n', line) - line);
-    const auto at = text.find(" " + name + "=");
-    if (at == std::string::npos) {
-        return "";
-    }
-    const auto begin = at + name.size() + 2;
-    const auto end = text.find_first_of(" \r", begin);
-    return text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-}
-
 // A value no file or process of the host holds by chance.
 std::string random_token(const std::string& prefix) {
     std::random_device random;

@@ -31,22 +31,6 @@ constexpr int kNofile = 256;
 // and is a small fraction of any flood below that an unbounded daemon would keep.
 constexpr std::uint64_t kRssSlack = 16ull << 20;
 
-// The value of `name` in the probe's "RESULT a=b c=d" line; "" when absent.
-std::string result_field(const std::string& out, const std::string& name) {
-    const auto line = out.find("RESULT ");
-    if (line == std::string::npos) {
-        return "";
-    }
-    const std::string text = out.substr(line, out.find('\n', line) - line);
-    const auto at = text.find(" " + name + "=");
-    if (at == std::string::npos) {
-        return "";
-    }
-    const auto begin = at + name.size() + 2;
-    const auto end = text.find_first_of(" \r", begin);
-    return text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-}
-
 std::uint64_t result_number(const std::string& out, const std::string& name) {
     const std::string text = result_field(out, name);
     return text.empty() ? 0 : std::stoull(text);

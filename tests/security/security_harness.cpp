@@ -32,6 +32,21 @@ std::string probe(const std::string& name) {
     return path;
 }
 
+std::string result_field(const std::string& out, const std::string& name) {
+    const auto line = out.find("RESULT ");
+    if (line == std::string::npos) {
+        return "";
+    }
+    const std::string text = out.substr(line, out.find('\n', line) - line);
+    const auto at = text.find(" " + name + "=");
+    if (at == std::string::npos) {
+        return "";
+    }
+    const auto begin = at + name.size() + 2;
+    const auto end = text.find_first_of(" \r", begin);
+    return text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+}
+
 std::string Attack::describe() const {
     std::string text = "status=";
     text.append(status())

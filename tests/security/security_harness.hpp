@@ -21,6 +21,9 @@ using namespace ccjail::dtest;
 // tests/security/probes/<name>.cpp.
 std::string probe(const std::string& name);
 
+// The value of `name` in a probe's "RESULT a=b c=d" line of `out`; "" when absent.
+std::string result_field(const std::string& out, const std::string& name);
+
 // What one jailed program did.
 struct Attack {
     std::string session;
