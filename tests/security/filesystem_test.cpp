@@ -27,20 +27,6 @@ using ::testing::Not;
 
 const std::string kProbe = probe("fs_probe");
 
-// `<label> RESULT <what>` lines of `out`, as label -> what.
-std::map<std::string, std::string> results(const std::string& out) {
-    std::map<std::string, std::string> found;
-    std::istringstream lines(out);
-    std::string line;
-    while (std::getline(lines, line)) {
-        const auto at = line.find(" RESULT ");
-        if (at != std::string::npos) {
-            found[line.substr(0, at)] = line.substr(at + 8);
-        }
-    }
-    return found;
-}
-
 // A shell line that runs the probe and labels its result.
 std::string labelled(const std::string& label, const std::string& arguments) {
     return "printf '%s ' '" + label + "'; " + kProbe + " " + arguments + "; ";
@@ -216,7 +202,7 @@ TEST_F(FileSystem, HardLinksToFilesOutsideTheWorkspaceFail) {
     }
     const auto attack = run_shell(script);
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
-    const auto got = results(attack.out);
+    const auto got = labelled_results(attack.out);
     for (const auto& [label, arguments] : links) {
         ASSERT_EQ(got.count(label), 1u) << label << "\n" << attack.describe();
         EXPECT_THAT(got.at(label), ::testing::AnyOf("EXDEV", "EPERM", "EROFS"))
@@ -244,7 +230,7 @@ TEST_F(FileSystem, ReadOnlyMountsAndProcSysRefuseWritesWithErofs) {
     }
     const auto attack = run_shell(script + "hostname");
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
-    const auto got = results(attack.out);
+    const auto got = labelled_results(attack.out);
     for (const auto& path : paths) {
         ASSERT_EQ(got.count(path), 1u) << path << "\n" << attack.describe();
         EXPECT_THAT(got.at(path), ::testing::AnyOf("EROFS", "EACCES")) << path << "\n"
@@ -270,7 +256,7 @@ TEST_F(FileSystem, DeviceNodesCannotBeMadeAndDevHoldsOnlyTheDocumentedNodes) {
     }
     const auto attack = run_shell(script + "echo '--- dev'; ls -A /dev");
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
-    const auto got = results(attack.out);
+    const auto got = labelled_results(attack.out);
     for (const auto& [label, arguments] : nodes) {
         ASSERT_EQ(got.count(label), 1u) << label << "\n" << attack.describe();
         EXPECT_THAT(got.at(label), ::testing::AnyOf("EPERM", "EROFS", "EACCES"))
@@ -307,7 +293,7 @@ TEST_F(FileSystem, SpecialFilesLeftInTheWorkspaceAreHarmless) {
                   "install -m 4755 /usr/bin/id ./suid-install; cp -p /usr/bin/su ./su-copy; "
                   "./suid-id -u");
     ASSERT_EQ(first.status(), "exited") << first.describe();
-    const auto got = results(first.out);
+    const auto got = labelled_results(first.out);
     for (const char* made : {"fifo", "home-fifo", "socket"}) {
         EXPECT_EQ(got.count(made) ? got.at(made) : "", "OK") << made << "\n" << first.describe();
     }

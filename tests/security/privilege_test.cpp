@@ -37,20 +37,6 @@ std::string probe_each(const std::vector<std::string>& attacks, const std::strin
     return script;
 }
 
-// The `<attack> RESULT <what>` lines of `out`, as attack -> what.
-std::map<std::string, std::string> results(const std::string& out) {
-    std::map<std::string, std::string> found;
-    std::istringstream lines(out);
-    std::string line;
-    while (std::getline(lines, line)) {
-        const auto at = line.find(" RESULT ");
-        if (at != std::string::npos) {
-            found[line.substr(0, at)] = line.substr(at + 8);
-        }
-    }
-    return found;
-}
-
 // Every attack in `attacks` gave `expected`.
 void expect_all(const std::map<std::string, std::string>& got,
                 const std::vector<std::string>& attacks, const std::string& expected,
@@ -174,7 +160,7 @@ TEST_F(Privilege, NamespaceAndMountCallsAreRefused) {
     const auto attack =
         run_shell(probe_each(calls) + "; unshare -r -m true; echo \"unshare-tool=$?\"");
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
-    expect_all(results(attack.out), calls, "EPERM", attack.describe());
+    expect_all(labelled_results(attack.out), calls, "EPERM", attack.describe());
     EXPECT_THAT(attack.out, Not(HasSubstr("unshare-tool=0"))) << attack.describe();
 }
 
@@ -185,7 +171,7 @@ TEST_F(Privilege, KernelAttackSurfaceCallsAreRefused) {
                                             "perf_event_open"};
     const auto attack = run_shell(probe_each(calls));
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
-    expect_all(results(attack.out), calls, "EPERM", attack.describe());
+    expect_all(labelled_results(attack.out), calls, "EPERM", attack.describe());
 }
 
 // "Dangerous system calls are refused" (keyctl add_key request_key: keyrings are not
@@ -194,7 +180,7 @@ TEST_F(Privilege, KeyringCallsAreRefused) {
     const std::vector<std::string> calls = {"add_key", "request_key", "keyctl"};
     const auto attack = run_shell(probe_each(calls));
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
-    expect_all(results(attack.out), calls, "EPERM", attack.describe());
+    expect_all(labelled_results(attack.out), calls, "EPERM", attack.describe());
 }
 
 // The seccomp filter: `clone3` is ENOSYS (so libc falls back to a `clone` whose flags the filter
@@ -202,12 +188,12 @@ TEST_F(Privilege, KeyringCallsAreRefused) {
 TEST_F(Privilege, Clone3IsEnosysAndPersonalityOnlyQueries) {
     const auto attack = run_shell(probe_each({"clone3"}));
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
-    expect_all(results(attack.out), {"clone3"}, "ENOSYS", attack.describe());
+    expect_all(labelled_results(attack.out), {"clone3"}, "ENOSYS", attack.describe());
     const auto personas =
         run_shell("for p in query linux32 read-implies-exec no-aslr; do printf '%s ' \"$p\"; " +
                   kProbe + " personality \"$p\"; done");
     ASSERT_EQ(personas.status(), "exited") << personas.describe();
-    const auto persona = results(personas.out);
+    const auto persona = labelled_results(personas.out);
     ASSERT_EQ(persona.count("query"), 1u) << personas.describe();
     EXPECT_THAT(persona.at("query"), ::testing::StartsWith("OK")) << personas.describe();
     expect_all(persona, {"linux32", "read-implies-exec", "no-aslr"}, "EPERM", personas.describe());
@@ -246,7 +232,7 @@ TEST_F(Privilege, TiocstiAndTioclinuxOnTheSessionsPtyAreRefused) {
                                   options);
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
     EXPECT_THAT(attack.out, HasSubstr("on-a-tty")) << attack.describe();
-    const auto got = results(attack.out);
+    const auto got = labelled_results(attack.out);
     for (const auto& call : {"tiocsti", "tiocsti-high", "tioclinux"}) {
         ASSERT_EQ(got.count(call), 1u) << call << "\n" << attack.describe();
         EXPECT_THAT(got.at(call), ::testing::StartsWith("EPERM")) << call << "\n"
@@ -266,7 +252,7 @@ TEST_F(Privilege, AnotherSessionsProcessCannotBeSeenTracedOrKilled) {
         probe_each({"kill0", "ptrace-attach", "ptrace-seize", "process_vm_readv", "kill9"}, pid));
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
     EXPECT_THAT(attack.out, Not(HasSubstr("visible"))) << attack.describe();
-    const auto got = results(attack.out);
+    const auto got = labelled_results(attack.out);
     expect_all(got, {"kill0", "kill9"}, "ESRCH", attack.describe());
     expect_all(got, {"ptrace-attach", "ptrace-seize", "process_vm_readv"}, "EPERM",
                attack.describe());
@@ -287,7 +273,7 @@ TEST_F(Privilege, TheJailsOwnInitCannotBeTracedOrKilled) {
         "echo \"listed /proc/1/$d\"; done; sleep 0.2; test -d /proc/1 && echo init-alive");
     ASSERT_EQ(attack.status(), "exited") << attack.describe();
     EXPECT_EQ(attack.exit_code(), 0) << attack.describe();
-    const auto got = results(attack.out);
+    const auto got = labelled_results(attack.out);
     expect_all(got, {"ptrace-attach", "ptrace-seize", "process_vm_readv", "ptrace-traceme"},
                "EPERM", attack.describe());
     EXPECT_THAT(attack.out, HasSubstr("init-alive")) << attack.describe();
@@ -366,7 +352,7 @@ TEST_F(Privilege, OomScoreAdjCannotBeLowered) {
     std::istringstream lines(attack.out);
     std::string before;
     std::getline(lines, before);
-    const auto got = results(attack.out);
+    const auto got = labelled_results(attack.out);
     ASSERT_EQ(got.count("oom_score_adj"), 1u) << attack.describe();
     if (before != "-1000") {
         EXPECT_EQ(got.at("oom_score_adj"), "EACCES") << attack.describe();

@@ -1,6 +1,7 @@
 #include "security_harness.hpp"
 
 #include <algorithm>
+#include <sstream>
 
 namespace ccjail::sectest {
 namespace {
@@ -45,6 +46,19 @@ std::string result_field(const std::string& out, const std::string& name) {
     const auto begin = at + name.size() + 2;
     const auto end = text.find_first_of(" \r", begin);
     return text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+}
+
+std::map<std::string, std::string> labelled_results(const std::string& out) {
+    std::map<std::string, std::string> found;
+    std::istringstream lines(out);
+    std::string line;
+    while (std::getline(lines, line)) {
+        const auto at = line.find(" RESULT ");
+        if (at != std::string::npos) {
+            found[line.substr(0, at)] = line.substr(at + 8);
+        }
+    }
+    return found;
 }
 
 std::string Attack::describe() const {

@@ -8,6 +8,7 @@
 // Battery.EveryCaseHasARowInTheSecurityDoc).
 #pragma once
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ std::string probe(const std::string& name);
 
 // The value of `name` in a probe's "RESULT a=b c=d" line of `out`; "" when absent.
 std::string result_field(const std::string& out, const std::string& name);
+
+// The `<label> RESULT <what>` lines of `out` (a probe run after `printf '<label> '`), as
+// label -> what.
+std::map<std::string, std::string> labelled_results(const std::string& out);
 
 // What one jailed program did.
 struct Attack {
