@@ -358,7 +358,37 @@ awaitable<void> refuse(EgressSession& session, EgressConnection& connection,
     session.record(event, false, std::move(fields));
     connection.arm(std::chrono::seconds(5));
     const std::string response = egress::error_response(refusal.status, refusal.reason);
-    co_await write_to_jail(connection, response);
+    const bool written = co_await write_to_jail(connection, response);
+    connection.disarm();
+    if (written) {
+        co_await drain_before_close(connection);
+    }
+}
+
+// A refusal can come before the jail has sent its whole request: a bare LF is refused at the
+// first line, while the client may still be writing the next ones. Closing a TCP socket with
+// unread bytes makes the kernel send a reset, which discards the answer still queued in the
+// jail's receive buffer and turns the client's next write into EPIPE (a SIGPIPE for a shell
+// writing to /dev/tcp, seen in CI). So the answer is followed by a half-close, and whatever
+// the jail still sends is read and dropped until it closes, within a bounded time and size.
+awaitable<void> drain_before_close(EgressConnection& connection) {
+    boost::system::error_code ec;
+    connection.jail.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) {
+        co_return;
+    }
+    connection.arm(kDrainBeforeCloseTimeout);
+    char chunk[4096];
+    std::size_t drained = 0;
+    while (drained < kDrainBeforeCloseBytes) {
+        const std::size_t n = co_await connection.jail.async_read_some(
+            boost::asio::buffer(chunk),
+            boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        if (ec || n == 0) {
+            break;
+        }
+        drained += n;
+    }
     connection.disarm();
 }
 

@@ -106,6 +106,10 @@ class EgressSession : public std::enable_shared_from_this<EgressSession> {
 // The longest request head taken from a jail, and how long it may take to arrive.
 inline constexpr std::size_t kMaxRequestHeadBytes = 16 * 1024;
 inline constexpr std::chrono::milliseconds kRequestHeadTimeout{30'000};
+// After a refusal, how long and how much of the rest of the jail's request is read and
+// dropped before the close (see drain_before_close).
+inline constexpr std::chrono::milliseconds kDrainBeforeCloseTimeout{2'000};
+inline constexpr std::size_t kDrainBeforeCloseBytes = 64 * 1024;
 // Upstream response heads can be larger (many headers), but not unbounded.
 inline constexpr std::size_t kMaxResponseHeadBytes = 64 * 1024;
 inline constexpr std::size_t kRelayBufferBytes = 16 * 1024;
@@ -148,10 +152,15 @@ struct Refusal {
 };
 
 // Records the refusal as a denied `event` line (`request_fields` plus status, reason, duration)
-// and answers the jail with it. Arguments are references to the caller's named objects (see
-// above on GCC 12 and temporaries across co_await).
+// and answers the jail with it, then drains the connection before it closes. Arguments are
+// references to the caller's named objects (see above on GCC 12 and temporaries across co_await).
 awaitable<void> refuse(EgressSession& session, EgressConnection& connection,
                        audit::AuditEvent event, const nlohmann::json& request_fields,
                        const Refusal& refusal);
+
+// Half-closes the jail's socket and reads and drops what the jail still sends, until it
+// closes or kDrainBeforeCloseTimeout or kDrainBeforeCloseBytes is reached, so the close that
+// follows cannot become a reset that destroys the answer.
+awaitable<void> drain_before_close(EgressConnection& connection);
 
 }  // namespace ccjail::server

@@ -592,6 +592,37 @@ mark end
 INSTANTIATE_TEST_SUITE_P(Egress, EgressConnectTrickTest, ::testing::ValuesIn(kConnectTricks),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// Guarantee: a refusal decided before the jail has sent its whole request (a bare LF is refused
+// at the first line) still reaches the client, and the client's later writes neither fail nor
+// kill it: the daemon answers, half-closes and reads the rest before it closes, instead of
+// resetting the connection. The pauses make the order certain: the second and third writes
+// come after the daemon has answered.
+TEST_F(EgressTest, ARefusalBeforeTheRequestEndsReachesTheClientAndItsLaterWritesSucceed) {
+    const auto r = run("dt-proxy", R"(
+mark split
+{
+  printf 'CONNECT localhost:%s HTTP/1.1\n' "$1" >&3
+  sleep 0.3
+  printf 'Host: localhost\n' >&3 && echo second-write-ok
+  sleep 0.3
+  printf '\n' >&3 && echo third-write-ok
+  timeout 5 cat <&3
+} 3<>/dev/tcp/127.0.0.1/3128
+mark end
+)",
+                       {port()});
+    EXPECT_RAN(r);
+    const std::string split = section(r.out, "split");
+    EXPECT_THAT(split, HasSubstr("second-write-ok"));
+    EXPECT_THAT(split, HasSubstr("third-write-ok"));
+    const auto answer = split.find("HTTP/1.");
+    ASSERT_NE(answer, std::string::npos) << "no answer reached the client: " << split;
+    EXPECT_EQ(status_of(split.substr(answer)), 400) << split;
+    EXPECT_EQ(lines_with("egress", r.session, "denied").size(), 1u)
+        << dump(egress_lines(r.session));
+    EXPECT_EQ(server_->accepted(), 0u);
+}
+
 // Guarantee: plain-HTTP proxying (absolute-URI requests) is refused with 405 unless the
 // profile sets allow_plain_http.
 TEST_F(EgressTest, PlainHttpThroughTheProxyIs405ByDefault) {
