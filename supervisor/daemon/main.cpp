@@ -47,9 +47,7 @@ int hold_cgroup() {
     return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_daemon(int argc, char** argv) {
     CLI::App app{"ccjaild: the ccjail supervisor daemon (docs/operations.md)"};
     ccjail::server::ConfigOverrides overrides;
     ccjail::server::add_config_flags(app, overrides);
@@ -125,4 +123,20 @@ int main(int argc, char** argv) {
         return 1;
     }
     return 0;
+}
+
+}  // namespace
+
+// An exception that escapes the daemon's own handling (std::bad_alloc, a filesystem error while
+// the config is read, a logger that cannot be built) ends it with a message and status 1, not
+// with std::terminate's abort and core.
+int main(int argc, char** argv) {
+    try {
+        return run_daemon(argc, argv);
+    } catch (const std::exception& error) {
+        std::cerr << "ccjaild: " << error.what() << "\n";
+    } catch (...) {
+        std::cerr << "ccjaild: an unknown exception ended the daemon\n";
+    }
+    return 1;
 }

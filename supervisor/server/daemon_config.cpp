@@ -46,7 +46,8 @@ class BadValue : public std::invalid_argument {
 std::string shown(const json& value) {
     std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
     if (text.size() > kMaxShownChars) {
-        text.replace(kMaxShownChars, std::string::npos, "...");
+        text.resize(kMaxShownChars);
+        text += "...";
     }
     return text;
 }
@@ -177,7 +178,7 @@ fs::path path_value(const json& value) {
 // it is not made absolute, and ".." is refused so that it cannot climb out of the hierarchy.
 fs::path cgroup_parent_value(const json& value) {
     const std::string expected = "a cgroup directory without \"..\" (\"\" for ccjaild's own)";
-    const fs::path path = string_value(value, expected);
+    fs::path path = string_value(value, expected);
     if (has_control_character(path.native()) ||
         std::any_of(path.begin(), path.end(), [](const fs::path& part) { return part == ".."; })) {
         bad(expected, value);
@@ -193,7 +194,7 @@ bool valid_group_name(std::string_view name) {
 
 std::string group_name(const json& value) {
     const std::string expected = "a group name (1 to 64 characters, no space , : or /)";
-    const std::string name = string_value(value, expected);
+    std::string name = string_value(value, expected);
     if (!valid_group_name(name)) {
         bad(expected, value);
     }
@@ -201,6 +202,7 @@ std::string group_name(const json& value) {
 }
 
 std::string socket_group_value(const json& value) {
+    // NOLINTNEXTLINE(readability-container-size-empty): json::empty() is false for any string.
     if (value == "") {
         return "";
     }
@@ -238,7 +240,7 @@ std::vector<uid_t> uid_list_value(const json& value) {
 std::string log_level_value(const json& value) {
     static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
     const std::string expected = "one of \"trace\", \"debug\", \"info\", \"warn\", \"error\"";
-    const std::string level = string_value(value, expected);
+    std::string level = string_value(value, expected);
     if (std::find(kLevels.begin(), kLevels.end(), level) == kLevels.end()) {
         bad(expected, value);
     }
@@ -268,7 +270,7 @@ std::string upstream_value(const json& value) {
 
 std::string header_name_value(const json& value) {
     const std::string expected = "an HTTP header name (letters, digits and -)";
-    const std::string name = string_value(value, expected);
+    std::string name = string_value(value, expected);
     if (name.empty() || name.size() > 64 || !std::all_of(name.begin(), name.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
         })) {
@@ -278,6 +280,7 @@ std::string header_name_value(const json& value) {
 }
 
 fs::path optional_path_value(const json& value) {
+    // NOLINTNEXTLINE(readability-container-size-empty): json::empty() is false for any string.
     if (value == "") {
         return {};
     }
@@ -306,7 +309,7 @@ std::vector<std::string> dns_server_list_value(const json& value) {
 
 std::string mode_text(mode_t mode) {
     char text[8];
-    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode));
+    static_cast<void>(std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode)));
     return text;
 }
 
@@ -512,8 +515,10 @@ std::vector<KeyRule> build_rules() {
               "IP[:PORT],..."),
         duration_rule("dns_timeout_ms", "time one name lookup may take", Range{100, 10 * kMinute},
                       &C::dns_timeout_ms, &O::dns_timeout_ms),
+        // The analyzer loses the std::function functors inside this initializer list and reports a
+        // leak at the brace below; LeakSanitizer runs the config tests in the sanitize tier.
     };
-}
+}  // NOLINT(clang-analyzer-cplusplus.NewDeleteLeaks): a false positive, see above
 
 const std::vector<KeyRule>& rules() {
     static const std::vector<KeyRule> table = build_rules();
@@ -677,7 +682,7 @@ fs::path absolute_against(const fs::path& path, const fs::path& base) {
 }
 
 bool was_set(const DaemonConfig& config, std::string_view key) {
-    return config.explicitly_set.count(std::string(key)) != 0;
+    return config.explicitly_set.contains(std::string(key));
 }
 
 // Defaults that follow other keys, for the keys nobody set.
@@ -771,9 +776,8 @@ fs::path default_exec_path() {
     if (ec) {
         return "/usr/bin/ccjail-exec";
     }
-    const fs::path beside = self.parent_path() / "ccjail-exec";
-    const fs::path installed =
-        (self.parent_path() / ".." / "bin" / "ccjail-exec").lexically_normal();
+    fs::path beside = self.parent_path() / "ccjail-exec";
+    fs::path installed = (self.parent_path() / ".." / "bin" / "ccjail-exec").lexically_normal();
     if (!fs::exists(beside, ec) && fs::exists(installed, ec)) {
         return installed;
     }

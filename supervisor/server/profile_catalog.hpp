@@ -29,6 +29,7 @@ struct CatalogReload {
 // request and the build of its jail. A profile that fails to load keeps its last good version.
 class ProfileCatalog {
   public:
+    // NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's move is noexcept.
     struct Entry {
         std::optional<Profile> profile;  // the version in use; none: never loaded
         nlohmann::json document;         // its merged JSON, for the session's monitor

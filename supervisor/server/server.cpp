@@ -925,7 +925,7 @@ json Server::op_profiles() {
 
 // ---- visibility ---------------------------------------------------------------------------
 
-bool Server::may_see(const Connection& connection, const Session& session) const {
+bool Server::may_see(const Connection& connection, const Session& session) {
     return connection.role() == Role::admin || session.identity().peer_uid == connection.peer().uid;
 }
 
@@ -1026,7 +1026,7 @@ void Server::session_start_failed(Session& session, const ExitReport& report) {
     }
     audit_.record(audit::AuditEvent::spawn_rejected, context,
                   {{"reason", "spawn_failed"}, {"report", to_json(report)}});
-    const std::string id = session.id();
+    const std::string& id = session.id();
     // Not from inside the session's own call stack: the session is destroyed by forget().
     release_slot(session);
     boost::asio::post(io_, [this, id] {
@@ -1063,7 +1063,7 @@ void Server::session_exited(Session& session, const ExitReport& report) {
 
 void Server::session_ended(Session& session) {
     release_slot(session);
-    const std::string id = session.id();
+    const std::string& id = session.id();
     if (shutting_down_) {
         boost::asio::post(io_, [this, id] {
             forget(id);
@@ -1343,14 +1343,14 @@ void Server::finish_shutdown_if_done() {
 
 // ---- audit context --------------------------------------------------------------------------
 
-audit::AuditContext Server::context_for(const Connection& connection) const {
+audit::AuditContext Server::context_for(const Connection& connection) {
     audit::AuditContext context;
     context.peer_uid = connection.peer().uid;
     context.peer_pid = connection.peer().pid;
     return context;
 }
 
-audit::AuditContext Server::context_for(const Session& session) const {
+audit::AuditContext Server::context_for(const Session& session) {
     return context_for_identity(session.identity());
 }
 

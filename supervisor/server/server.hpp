@@ -86,7 +86,7 @@ class Server final : public ConnectionHandler, public SessionObserver {
     void reload_profiles(const char* reason);
     void apply_access_and_limits();
     void watch_children();
-    void reap_children();
+    static void reap_children();
 
     void on_request(const std::shared_ptr<Connection>& connection, std::uint32_t channel,
                     const nlohmann::json& body);
@@ -94,9 +94,10 @@ class Server final : public ConnectionHandler, public SessionObserver {
                             const std::string& op, const nlohmann::json& body,
                             const nlohmann::json& id, bool& deferred);
     void on_data_frame(const std::shared_ptr<Connection>& connection, protocol::Frame frame);
-    void respond_error(Connection& connection, std::uint32_t channel, const nlohmann::json& id,
-                       protocol::ErrorCode code, const std::string& message,
-                       const nlohmann::json& extra = nlohmann::json::object());
+    static void respond_error(Connection& connection, std::uint32_t channel,
+                              const nlohmann::json& id, protocol::ErrorCode code,
+                              const std::string& message,
+                              const nlohmann::json& extra = nlohmann::json::object());
 
     nlohmann::json op_hello(Connection& connection, const nlohmann::json& body);
     void op_spawn(const std::shared_ptr<Connection>& connection, const nlohmann::json& body,
@@ -112,7 +113,7 @@ class Server final : public ConnectionHandler, public SessionObserver {
                                          const nlohmann::json& body, bool needs_write);
     std::shared_ptr<Session> visible_session(const Connection& connection,
                                              const std::string& id) const;
-    bool may_see(const Connection& connection, const Session& session) const;
+    static bool may_see(const Connection& connection, const Session& session);
 
     Profile load_requested_profile(const std::string& name) const;
     void launch(const std::shared_ptr<Session>& session);
@@ -129,8 +130,8 @@ class Server final : public ConnectionHandler, public SessionObserver {
     void hold_slot(const Session& session);
     void release_slot(const Session& session);
 
-    audit::AuditContext context_for(const Connection& connection) const;
-    audit::AuditContext context_for(const Session& session) const;
+    static audit::AuditContext context_for(const Connection& connection);
+    static audit::AuditContext context_for(const Session& session);
 
     boost::asio::io_context& io_;
     boost::asio::io_context launch_context_;  // see launch_monitor: never run, holds nothing
