@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Every test tier on a fresh Debian 12 machine, as root: install what is missing, build, run
 # format check, unit, integration (real jails on this kernel's cgroups), daemon (a real ccjaild
-# on a temporary socket), security (the attack battery against real jails), fuzz (libFuzzer
-# targets of every parser, about a minute each, ASan+UBSan), node (the Node client against a real
-# ccjaild), browser (the web-terminal example in headless Chromium), e2e (the real Claude Code
-# CLI in jails, against a fake Anthropic API through the gateway), the cgroup v2 VM tier and the
-# full-system tier (the .deb installed in Debian 12 with systemd on cgroup v2).
+# on a temporary socket), security (the attack battery against real jails), sanitize (unit and
+# integration tests built with ASan+UBSan), analyze (clang-tidy and cppcheck over supervisor/,
+# any finding fails), fuzz (libFuzzer targets of every parser, about a minute each, ASan+UBSan),
+# node (the Node client against a real ccjaild), browser (the web-terminal example in headless
+# Chromium), e2e (the real Claude Code CLI in jails, against a fake Anthropic API through the
+# gateway), the cgroup v2 VM tier and the full-system tier (the .deb installed in Debian 12 with
+# systemd on cgroup v2).
 # Usage: scripts/test.sh [--skip-vm]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
@@ -82,6 +84,8 @@ tier unit ctest_tier unit
 tier integration ctest_tier integration
 tier daemon ctest_tier daemon
 tier security ctest_tier security
+tier sanitize bash "$CCJAIL_ROOT/scripts/sanitize.sh" "$CCJAIL_BUILD-asan"
+tier analyze bash "$CCJAIL_ROOT/scripts/analyze.sh" "$CCJAIL_BUILD"
 tier fuzz bash "$CCJAIL_ROOT/tests/fuzz/run.sh" "$CCJAIL_BUILD"
 tier node bash "$CCJAIL_ROOT/clients/node/test/run.sh" "$CCJAIL_BUILD"
 tier browser bash "$CCJAIL_ROOT/tests/browser/run.sh" "$CCJAIL_BUILD"
