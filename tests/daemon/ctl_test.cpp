@@ -10,7 +10,8 @@ namespace {
 class CtlTest : public DaemonTest {
   protected:
     CommandResult ctl(std::vector<std::string> args) {
-        args.insert(args.begin(), {CCJAILCTL_PATH, "--socket", daemon().socket().string()});
+        args.insert(args.begin(),
+                    {ccjailctl_path().string(), "--socket", daemon().socket().string()});
         return run_command(args, 60s);
     }
 };

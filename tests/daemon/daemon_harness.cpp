@@ -113,6 +113,40 @@ std::optional<int> wait_until(pid_t pid, Clock::time_point deadline) {
 
 }  // namespace
 
+namespace {
+
+fs::path from_env_or(const char* variable, const fs::path& built) {
+    const char* value = ::getenv(variable);
+    return value != nullptr && *value != '\0' ? fs::path(value) : built;
+}
+
+}  // namespace
+
+fs::path ccjaild_path() {
+    return from_env_or("CCJAIL_DTEST_CCJAILD", CCJAILD_PATH);
+}
+
+fs::path exec_path() {
+    return from_env_or("CCJAIL_DTEST_EXEC", CCJAIL_EXEC_PATH);
+}
+
+fs::path ccjailctl_path() {
+    return from_env_or("CCJAIL_DTEST_CTL", CCJAILCTL_PATH);
+}
+
+fs::path base_profile_path() {
+    return from_env_or("CCJAIL_DTEST_BASE_PROFILE",
+                       fs::path(CCJAIL_SHIPPED_PROFILES_DIR) / "base.json");
+}
+
+fs::path probe_dir() {
+    return from_env_or("CCJAIL_DTEST_PROBE_DIR", fs::path(CCJAIL_DAEMON_PROBE_PATH).parent_path());
+}
+
+fs::path test_profiles_dir() {
+    return from_env_or("CCJAIL_DTEST_PROFILES_DIR", CCJAIL_DAEMON_TEST_PROFILES_DIR);
+}
+
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
@@ -155,9 +189,9 @@ Daemon::Daemon(DaemonOptions options) {
     }
     copy_profiles();
     write_config(options);
-    args_ = {CCJAILD_PATH,         "--config",       config_path_.string(),   "--state-dir",
-             state_dir().string(), "--profiles-dir", profiles_dir().string(), "--exec-path",
-             CCJAIL_EXEC_PATH,     "--socket",       socket().string()};
+    args_ = {ccjaild_path().string(), "--config",       config_path_.string(),   "--state-dir",
+             state_dir().string(),    "--profiles-dir", profiles_dir().string(), "--exec-path",
+             exec_path().string(),    "--socket",       socket().string()};
     args_.insert(args_.end(), options.extra_args.begin(), options.extra_args.end());
 }
 
@@ -207,15 +241,14 @@ Daemon::~Daemon() {
 }
 
 void Daemon::copy_profiles() {
-    const std::string probe_dir = fs::path(CCJAIL_DAEMON_PROBE_PATH).parent_path().string();
-    write_file(profiles_dir() / "base.json",
-               read_file(fs::path(CCJAIL_SHIPPED_PROFILES_DIR) / "base.json"), 0644);
-    for (const auto& entry : fs::directory_iterator(CCJAIL_DAEMON_TEST_PROFILES_DIR)) {
+    const std::string probes = probe_dir().string();
+    write_file(profiles_dir() / "base.json", read_file(base_profile_path()), 0644);
+    for (const auto& entry : fs::directory_iterator(test_profiles_dir())) {
         if (entry.path().extension() != ".json") {
             continue;
         }
         std::string text = read_file(entry.path());
-        replace_all(text, "@PROBE_DIR@", probe_dir);
+        replace_all(text, "@PROBE_DIR@", probes);
         write_file(profiles_dir() / entry.path().filename(), text, 0644);
     }
 }

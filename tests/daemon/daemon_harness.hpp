@@ -99,6 +99,23 @@ class Daemon {
     pid_t pid_ = -1;
 };
 
+// ---- what is tested ---------------------------------------------------------------------------
+
+// The programs and profiles the harness runs: those of this build, or, when the variable is set,
+// the installed ones (the full-system tier runs the suites against the package this way):
+//   CCJAIL_DTEST_CCJAILD       ccjaild              (/usr/sbin/ccjaild)
+//   CCJAIL_DTEST_EXEC          ccjail-exec          (/usr/bin/ccjail-exec)
+//   CCJAIL_DTEST_CTL           ccjailctl            (/usr/bin/ccjailctl)
+//   CCJAIL_DTEST_BASE_PROFILE  the shipped base.json (/etc/ccjail/profiles/base.json)
+//   CCJAIL_DTEST_PROBE_DIR     the directory bound at /probe (the probes built with the tests)
+//   CCJAIL_DTEST_PROFILES_DIR  the suite's own profiles (tests/daemon/profiles or its copy)
+fs::path ccjaild_path();
+fs::path exec_path();
+fs::path ccjailctl_path();
+fs::path base_profile_path();
+fs::path probe_dir();
+fs::path test_profiles_dir();
+
 // ---- files -----------------------------------------------------------------------------------
 
 std::string read_file(const fs::path& path);

@@ -324,6 +324,60 @@ check_security() {
     fi
 }
 
+# The daemon tier's suite (tests/daemon, the test binary of this build) against the installed
+# programs and the installed base profile: each test starts /usr/sbin/ccjaild with
+# /usr/bin/ccjail-exec on a socket of its own. It runs in a transient service with Delegate=yes
+# and moves itself into a leaf of it, as the packaged units' processes do, so the jails'
+# cgroups are built the way they are under the service. Each test counts as one check.
+check_daemon_suite() {
+    local dir=$payload/daemon-suite
+    if [[ ! -x $dir/ccjail_daemon_tests ]]; then
+        not_ok "daemon suite" "no test binary on the payload disk (the build had no tests)"
+        return 1
+    fi
+    local out=/root/daemon-suite.txt rc=0 limit=$((t * 6))
+    # A file, not `bash -c`: systemd expands $ in a unit's command line (systemd-run has no
+    # --expand-environment=no before 254), which turned `echo $$` into `echo $`.
+    local enter_leaf=/root/enter-supervisor-leaf.sh
+    # shellcheck disable=SC2016  # expanded by the unit's shell
+    printf '%s\n' 'leaf=/sys/fs/cgroup$(sed -n "s/^0:://p" /proc/self/cgroup)/supervisor' \
+        'mkdir -p "$leaf" && echo $$ >"$leaf/cgroup.procs" && exec "$@"' >"$enter_leaf"
+    timeout -k 10 "$limit" systemd-run --quiet --wait --pipe --collect \
+        --unit=ccjail-daemon-suite -p Delegate=yes -p RuntimeMaxSec="$limit" \
+        --setenv=CCJAIL_DTEST_CCJAILD=/usr/sbin/ccjaild \
+        --setenv=CCJAIL_DTEST_EXEC=/usr/bin/ccjail-exec \
+        --setenv=CCJAIL_DTEST_CTL=/usr/bin/ccjailctl \
+        --setenv=CCJAIL_DTEST_BASE_PROFILE=/etc/ccjail/profiles/base.json \
+        --setenv=CCJAIL_DTEST_PROBE_DIR="$dir/probes" \
+        --setenv=CCJAIL_DTEST_PROFILES_DIR="$dir/profiles" \
+        /bin/bash "$enter_leaf" "$dir/ccjail_daemon_tests" --gtest_color=no \
+        --gtest_brief=1 </dev/null >"$out" 2>&1 || rc=$?
+    local ran p s f
+    ran=$(sed -n 's/^\[==========\] \([0-9]*\) tests\{0,1\} from .* ran\..*/\1/p' "$out" | tail -n 1)
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\{0,1\}\.$/\1/p' "$out" | tail -n 1)
+    s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) tests\{0,1\}[.,].*/\1/p' "$out" | tail -n 1)
+    p=${p:-0} s=${s:-0}
+    f=$((${ran:-0} - p - s))
+    ((rc != 0 && f <= 0)) && f=1
+    echo "daemon suite against the installed programs: ${ran:-0} ran, $p passed, $s skipped, $f failed (exit $rc)" | note
+    grep -E '^\[  SKIPPED \] [A-Za-z]' "$out" | sort -u | note
+    passed=$((passed + p))
+    if ((f > 0)); then
+        local names count=1
+        names=$(grep -E '^\[  FAILED  \] [A-Za-z]' "$out" | sed 's/^\[  FAILED  \] //; s/ (.*//' | sort -u)
+        if [[ -n $names ]]; then
+            count=$(grep -c . <<<"$names")
+            while IFS= read -r name; do not_ok "daemon suite: $name" "see the output below"; done <<<"$names"
+        else
+            not_ok "daemon suite" "the test binary ended without a summary (exit $rc)"
+        fi
+        ((f > count)) && failed=$((failed + f - count))
+        tail -n 80 "$out" | note
+        return 1
+    fi
+    echo "ok daemon suite: $p tests passed against /usr/sbin/ccjaild"
+}
+
 run_check() {
     local started=$EPOCHREALTIME rc=0
     "$@" || rc=$?
@@ -334,7 +388,13 @@ run_check() {
 main() {
     echo "# ccjail full-system checks (run $run_id): $(uname -r), systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), $(stat -fc %T /sys/fs/cgroup)"
     echo "# checks start $(cut -d' ' -f1 /proc/uptime)s after the kernel started"
-    if run_check check_install; then
+    if [[ -s $payload/only ]]; then
+        # CCJAIL_SYSTEM_ONLY (run.sh): the install, then only the named checks.
+        local name
+        if run_check check_install; then
+            for name in $(cat "$payload/only"); do run_check "check_$name"; done
+        fi
+    elif run_check check_install; then
         run_check check_socket
         run_check check_activation
         run_check check_status
@@ -349,6 +409,7 @@ main() {
         # Socket activation again, from a stopped service.
         run_check check_activation
         run_check check_security
+        run_check check_daemon_suite
     fi
     local rc=0
     ((failed > 0)) && rc=1

@@ -7,13 +7,16 @@
 #
 # The root disk is a copy-on-write qcow2 overlay of the cached image from build-rootfs.sh, so
 # the image is never changed; a second, read-only disk carries this run's payload (the .deb,
-# checks.sh, the run id), which the image's ccjail-system-test.service runs after boot.
+# checks.sh, the daemon tier's test binary, the run id), which the image's
+# ccjail-system-test.service runs after boot.
 # Exit status: 0 when every check passed; 1 when a check failed, the VM timed out or no marker
 # came back; 2 on bad usage; 77 when the tier cannot run here. Environment:
 #   CCJAIL_SYSTEM_DEB      the package (default: the newest <build-dir>/ccjail_*_amd64.deb)
 #   CCJAIL_SYSTEM_TIMEOUT  seconds before the VM is killed (1800)
 #   CCJAIL_SYSTEM_MEMORY / CCJAIL_SYSTEM_CPUS  (2048 MiB / 2)
 #   CCJAIL_SYSTEM_KEEP=1   keep the work dir (overlay, payload, initramfs) for a look afterwards
+#   CCJAIL_SYSTEM_ONLY     after the install, run only these checks (names of checks.sh's
+#                          check_* functions without the prefix, e.g. "session daemon_suite")
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -126,11 +129,28 @@ check_depends() {
     fi
 }
 
+# The daemon tier's suite, run in the VM against the installed programs: its test binary and
+# probe from the build, its profiles from the source tree. A build without the tests leaves
+# the directory out, and the check in the VM says so.
+copy_daemon_suite() {
+    local dir=$1 bin=$build_dir/tests/daemon/ccjail_daemon_tests
+    [[ -x $bin ]] || {
+        say "no $bin: the daemon suite will not run in the VM (build the tests first)"
+        return 0
+    }
+    mkdir -p "$dir/daemon-suite/probes" "$dir/daemon-suite/profiles"
+    cp "$bin" "$dir/daemon-suite/"
+    cp "$build_dir/tests/daemon/probes/daemon_probe" "$dir/daemon-suite/probes/"
+    cp "$here/../daemon/profiles/"*.json "$dir/daemon-suite/profiles/"
+}
+
 build_payload() {
     local deb=$1 out=$2 dir=$workdir/payload
     mkdir -p "$dir"
     cp "$deb" "$dir/ccjail.deb"
     cp "$here/checks.sh" "$dir/checks.sh"
+    copy_daemon_suite "$dir"
+    echo "${CCJAIL_SYSTEM_ONLY:-}" >"$dir/only"
     echo "$run_id" >"$dir/run-id"
     local size_mb=$(($(du -sm "$dir" | cut -f1) + 32))
     truncate -s "${size_mb}M" "$out"
