@@ -339,11 +339,14 @@ TEST_F(Resources, CpuSpinIsHeldToItsShareThenEndsAsCpuTimeout) {
     // different granularities, so "at" is within a tenth of a second below and a little above.
     EXPECT_GE(cpu, 900'000u) << attack.report.dump();
     EXPECT_LT(cpu, 2'000'000u) << attack.report.dump();
-    // Never more than its half core: CPU time at most half the wall clock, plus one 100 ms
-    // period of slack. (nr_throttled alone would be flaky: on a loaded host the spin may get
-    // less than its share without the quota ever biting.)
+    // Never more than its half core: CPU time at most half the wall clock, plus two 100 ms
+    // periods of slack. One period was not enough in CI (1,003,835 us in 1798 ms): the wall
+    // clock starts after the jail's first instructions ran, CFS hands out quota in 5 ms
+    // per-CPU slices, and rusage counts in 4 ms ticks. A spin that is not held at all uses about
+    // as much CPU as wall clock and stays far above the bound. (nr_throttled alone would be
+    // flaky: on a loaded host the spin may get less than its share without the quota biting.)
     const auto wall_ms = report_number(attack, "wall_ms");
-    EXPECT_LE(cpu, wall_ms * 500 + 100'000) << attack.report.dump();
+    EXPECT_LE(cpu, wall_ms * 500 + 200'000) << attack.report.dump();
     EXPECT_EQ(leftovers(daemon(), attack.session), "");
 }
 
