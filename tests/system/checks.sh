@@ -388,7 +388,7 @@ run_check() {
 main() {
     echo "# ccjail full-system checks (run $run_id): $(uname -r), systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), $(stat -fc %T /sys/fs/cgroup)"
     echo "# checks start $(cut -d' ' -f1 /proc/uptime)s after the kernel started"
-    if [[ -s $payload/only ]]; then
+    if [[ -n $(tr -d '[:space:]' 2>/dev/null <"$payload/only") ]]; then
         # CCJAIL_SYSTEM_ONLY (run.sh): the install, then only the named checks.
         local name
         if run_check check_install; then

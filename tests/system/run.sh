@@ -150,7 +150,10 @@ build_payload() {
     cp "$deb" "$dir/ccjail.deb"
     cp "$here/checks.sh" "$dir/checks.sh"
     copy_daemon_suite "$dir"
-    echo "${CCJAIL_SYSTEM_ONLY:-}" >"$dir/only"
+    # Only when set: an empty line would still be a non-empty file to checks.sh.
+    if [[ -n ${CCJAIL_SYSTEM_ONLY:-} ]]; then
+        echo "$CCJAIL_SYSTEM_ONLY" >"$dir/only"
+    fi
     echo "$run_id" >"$dir/run-id"
     local size_mb=$(($(du -sm "$dir" | cut -f1) + 32))
     truncate -s "${size_mb}M" "$out"
@@ -242,6 +245,12 @@ main() {
     if ((rc != 0 || failed > 0)); then
         say "FAIL: checks failed inside the VM (status $rc)"
         finish 1 "$passed" $((failed > 0 ? failed : 1))
+    fi
+    # A full run has 15 checks before the daemon suite's tests: fewer verdicts mean checks were
+    # skipped (as when an empty CCJAIL_SYSTEM_ONLY once selected none), which is not a pass.
+    if [[ -z ${CCJAIL_SYSTEM_ONLY:-} ]] && ((passed < 15)); then
+        say "FAIL: only $passed checks reported a verdict; a full run has at least 15"
+        finish 1 "$passed" 1
     fi
     say "PASS: every check passed inside the VM"
     finish 0 "$passed" "$failed"
